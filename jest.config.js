@@ -1,0 +1,8 @@
+/** Tests live in test/<layer>/; they run against the TypeScript sources via ts-jest. */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testTimeout: 120000,
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: { warnOnly: false }, isolatedModules: true }] },
+};

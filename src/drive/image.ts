@@ -1,0 +1,104 @@
+/**
+ * A BlockDevice over an image file or a block device node, through positioned
+ * asynchronous reads and writes (never blocking the event loop).
+ */
+import { promises as fsp, constants as fsc } from 'fs';
+import createDebug from 'debug';
+import { FsError } from '../errors';
+import type { BlockDevice } from './types';
+
+const debug = createDebug('pktfs:drive:image');
+
+/** BLKGETSIZE64 is not reachable from Node without an ioctl; a block device's size is found by seeking. */
+async function sizeOf(fh: fsp.FileHandle): Promise<number> {
+  const st = await fh.stat();
+  if (st.isFile()) return st.size;
+  if (st.isBlockDevice()) {
+    // Reading fstat's size of a block device gives 0; probe the end with a binary search on reads.
+    let lo = 0;
+    let hi = 1;
+    const b = Buffer.alloc(512);
+    while ((await fh.read(b, 0, 512, hi * 512)).bytesRead === 512) hi *= 2;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if ((await fh.read(b, 0, 512, mid * 512)).bytesRead === 512) lo = mid; else hi = mid;
+    }
+    return hi * 512;
+  }
+  throw new FsError('ENODEV', 'not a regular file or block device');
+}
+
+export class ImageDevice implements BlockDevice {
+  readonly description: string;
+  private constructor(
+    private readonly fh: fsp.FileHandle,
+    readonly sectorSize: number,
+    readonly sectorCount: number,
+    readonly readOnly: boolean,
+    path: string,
+  ) {
+    this.description = `image ${path}`;
+  }
+
+  /** Open `path`; read-write unless `readOnly` or the file cannot be opened for writing. */
+  static async open(path: string, opts: { readOnly?: boolean; sectorSize?: number } = {}): Promise<ImageDevice> {
+    const sectorSize = opts.sectorSize ?? 512;
+    let fh: fsp.FileHandle;
+    let readOnly = !!opts.readOnly;
+    try {
+      fh = await fsp.open(path, readOnly ? fsc.O_RDONLY : fsc.O_RDWR);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!readOnly && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')) {
+        fh = await fsp.open(path, fsc.O_RDONLY);
+        readOnly = true;
+      } else if (code === 'ENOENT') {
+        throw new FsError('ENOENT', `${path}: no such file or device`);
+      } else {
+        throw new FsError('EIO', `${path}: ${(e as Error).message}`);
+      }
+    }
+    const bytes = await sizeOf(fh);
+    debug('opened %s: %d bytes, %s', path, bytes, readOnly ? 'ro' : 'rw');
+    return new ImageDevice(fh, sectorSize, Math.floor(bytes / sectorSize), readOnly, path);
+  }
+
+  async read(lba: number, count: number): Promise<Buffer> {
+    if (lba < 0 || count < 0 || lba + count > this.sectorCount) {
+      throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
+    }
+    const len = count * this.sectorSize;
+    const buf = Buffer.alloc(len);
+    let done = 0;
+    while (done < len) {
+      const { bytesRead } = await this.fh.read(buf, done, len - done, lba * this.sectorSize + done);
+      if (bytesRead === 0) throw new FsError('EIO', `short read at sector ${lba}`);
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  async write(lba: number, data: Buffer): Promise<void> {
+    if (this.readOnly) throw new FsError('EROFS', `${this.description} is read-only`);
+    if (data.length % this.sectorSize !== 0) {
+      throw new FsError('EINVAL', `write of ${data.length} bytes is not whole sectors`);
+    }
+    const count = data.length / this.sectorSize;
+    if (lba < 0 || lba + count > this.sectorCount) {
+      throw new FsError('ENOSPC', `write of sectors ${lba}+${count} past the end (${this.sectorCount})`);
+    }
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, lba * this.sectorSize + done);
+      done += bytesWritten;
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (!this.readOnly) await this.fh.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * What every drive offers the layers above: a run of equally sized sectors,
+ * read and written asynchronously. Image files, block devices, MMC drives over
+ * SG_IO and the emulated drive all implement it.
+ */
+export interface BlockDevice {
+  /** Bytes per sector as the device reports it (2048 for optical media, 512 for most disks). */
+  readonly sectorSize: number;
+  /** Number of sectors. */
+  readonly sectorCount: number;
+  /** True when writes will be refused. */
+  readonly readOnly: boolean;
+  /** A short human description (path, profile). */
+  readonly description: string;
+  /** Read `count` sectors starting at `lba`. Throws FsError('EIO') past the end or on a device error. */
+  read(lba: number, count: number): Promise<Buffer>;
+  /** Write whole sectors starting at `lba`; `data.length` is a multiple of sectorSize. */
+  write(lba: number, data: Buffer): Promise<void>;
+  /** Make everything written so far durable (fsync / SYNCHRONIZE CACHE). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,111 @@
+/**
+ * The UDF volume as the layers above see it. src/fuse/ and bin/ use only this
+ * interface; everything else in src/udf/ is private to the UDF layer.
+ */
+
+export interface UdfMountOptions {
+  /** Logical block size; detected (512, 1024, 2048, 4096) when absent. `-o bs=` */
+  blockSize?: number;
+  /** Session to mount, counted from 1 in the order they are on the disc; last when absent. `-o session=` */
+  session?: number;
+  /** Owner for files whose uid on the disc is -1 (and, with `forceUid`, for all files). `-o uid=` */
+  uid?: number;
+  gid?: number;
+  /** Mask applied to every permission. `-o umask=` */
+  umask?: number;
+  /** Show entries marked hidden. */
+  unhide?: boolean;
+  /** Try this anchor location first (blocks). `-o anchor=` */
+  anchor?: number;
+  /** Override the last block of the medium. `-o lastblock=` */
+  lastBlock?: number;
+}
+
+export type PartitionKind = 'physical' | 'sparable' | 'virtual' | 'metadata';
+export type IntegrityState = 'open' | 'closed' | 'none';
+
+export interface PartitionInfo {
+  /** Index in the LVD's partition maps (the partition reference number). */
+  ref: number;
+  kind: PartitionKind;
+  /** Partition number from the partition descriptor. */
+  number: number;
+  /** First block and length in blocks of the underlying physical partition. */
+  start: number;
+  length: number;
+  /** 'read-only' | 'write-once' | 'rewritable' | 'overwritable' | 'pseudo-overwritable' | 'unknown' */
+  accessType: string;
+  /** Sparable: packet length in blocks and number of sparing entries in use / total. */
+  packetLength?: number;
+  sparingUsed?: number;
+  sparingTotal?: number;
+}
+
+export interface VolumeInfo {
+  /** Logical volume identifier (what blkid calls LABEL). */
+  label: string;
+  /** Volume identifier, volume set identifier, application and publisher (PVD / IUVD), as UTF-8. */
+  volumeId: string;
+  volumeSetId: string;
+  applicationId: string;
+  publisherId: string;
+  /** UUID as blkid derives it from the volume set identifier. */
+  uuid: string;
+  /** Revision as "2.01": the LVID's minimum UDF read revision, else the domain identifier's suffix. */
+  revision: string;
+  minUdfReadRev: number;
+  minUdfWriteRev: number;
+  maxUdfWriteRev: number;
+  blockSize: number;
+  /** Session actually mounted (1-based) and how many were found. */
+  session: number;
+  sessions: number;
+  partitions: PartitionInfo[];
+  integrity: IntegrityState;
+  numFiles: number;
+  numDirs: number;
+  /** In logical blocks, as udfinfo reports them (usedblocks/freeblocks over the data partition). */
+  totalBlocks: number;
+  freeBlocks: number;
+  /** Why this volume cannot be written, or undefined if it can. */
+  readOnlyReason?: string;
+  /** Human-readable warnings found at mount (volume open, reserve sequence used, ...). */
+  warnings: string[];
+}
+
+export interface Attr {
+  /** Stable inode number derived from the ICB location. */
+  ino: number;
+  /** Full st_mode: type bits and permission bits. */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** 512-byte blocks recorded. */
+  blocks: number;
+  atime: Date;
+  mtime: Date;
+  ctime: Date;
+}
+
+export interface DirEntry {
+  /** Name as UTF-8, already made showable by the OSTA rules. */
+  name: string;
+  ino: number;
+}
+
+export interface Volume {
+  readonly info: VolumeInfo;
+  /** Inode number of the root directory. */
+  readonly rootIno: number;
+  /** Throws FsError ENOENT when absent, ENOTDIR when dirIno is not a directory, EIO when damaged. */
+  lookup(dirIno: number, name: string): Promise<number>;
+  getattr(ino: number): Promise<Attr>;
+  /** Entries without "." and "..". */
+  readdir(dirIno: number): Promise<DirEntry[]>;
+  /** Up to `length` bytes from `offset`; fewer at the end of the file. */
+  read(ino: number, offset: number, length: number): Promise<Buffer>;
+  readlink(ino: number): Promise<string>;
+  close(): Promise<void>;
+}
