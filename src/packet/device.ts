@@ -1,0 +1,485 @@
+/**
+ * PacketDevice: a BlockDevice over another BlockDevice that only ever writes
+ * whole, aligned packets to it, so the UDF layer can sit on top unchanged.
+ *
+ * Design (after NetBSD's udf_strat_rmw, not pktcdvd's bio queue):
+ * - Every cached packet is a PacketEntry with present/dirty maps per sector.
+ * - Clean, idle packets live in an lru-cache and may be dropped at any time
+ *   (no dispose hook is used). Packets that are dirty or have I/O in flight live
+ *   in the `active` Map and are never evicted; their total size is held under
+ *   `dirtyBytes` by writing the oldest back before taking a new one (the
+ *   writer waits: back-pressure instead of an async eviction callback).
+ *   `cacheBytes` bounds both together: clean packets are dropped to make room.
+ * - Reads are served from any cached packet (dirty ones included, which
+ *   pktcdvd never did); the missing sectors are read in coalesced runs.
+ * - A packet is written out when every sector of it is dirty (streaming
+ *   copies: each packet once, in order), on flush(), after `flushDelayMs` with
+ *   no writes, or under pressure. Not merely when all its sectors are present:
+ *   a cached packet would then be rewritten on every small metadata update. Writing out first reads only the missing
+ *   sectors (read gather), then writes a snapshot of the whole packet. Writes
+ *   arriving meanwhile land in the packet and dirty it again; nothing is lost.
+ * - Write-outs of one packet are serialized through its `chain`.
+ * - A partial last packet (capacity not a multiple of the packet size) is
+ *   written as the sectors that exist, from its aligned start: the padding past
+ *   the end of the device is never read or written.
+ * - A failed write-out leaves the packet dirty, keeps the error, and reports
+ *   it to the writer that was waiting for room, and from the next flush().
+ *   A write spanning several packets that fails while waiting for room may
+ *   have been taken in part (like a short write to a block device).
+ * - This object must be the only writer of the device below it.
+ */
+import createDebug from 'debug';
+import { LRUCache } from 'lru-cache';
+import { FsError, isFsError } from '../errors';
+import type { BlockDevice } from '../drive/types';
+import { PacketEntry, type PacketState } from './entry';
+import {
+  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, runsWhere, sectorsInPacket, sectorsPerPacket,
+} from './range';
+import {
+  mostWritten, packetRewrites, wearHistogram, zeroCounters,
+  type PacketCounters, type PacketWear, type WearBucket,
+} from './stats';
+
+const debug = createDebug('pktfs:packet:device');
+
+export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_FLUSH_DELAY_MS = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface PacketDeviceOptions {
+  /** Packet size in bytes (a whole number of device sectors); default 32 KiB. */
+  packetBytes?: number;
+  /** Memory for cached packets, clean and dirty together; default 16 MiB, at least two packets. */
+  cacheBytes?: number;
+  /** Most memory held by dirty or in-flight packets; default half of cacheBytes, at least one packet. */
+  dirtyBytes?: number;
+  /** Write dirty packets back after this long without writes; default 1000 ms; Infinity (or over 2^31-1): never. */
+  flushDelayMs?: number;
+}
+
+/** What stats() returns: plain data, ready for JSON. */
+export interface PacketDeviceStats extends PacketCounters {
+  device: string;
+  sectorSize: number;
+  packetBytes: number;
+  sectorsPerPacket: number;
+  packetCount: number;
+  cacheBytes: number;
+  dirtyLimitBytes: number;
+  /** Idle delay before write-back; null when idle write-back is off. */
+  flushDelayMs: number | null;
+  /** Same values as the byte counters, in kB as pktcdvd printed them. */
+  kbWritten: number;
+  kbRead: number;
+  kbReadGather: number;
+  kbDeviceWritten: number;
+  /** Packets dirty and waiting to be written (pktcdvd's queue). */
+  queueSize: number;
+  /** Cached packets by state. */
+  states: Record<PacketState, number>;
+  cachedPackets: number;
+  cachedBytes: number;
+  /** Bytes of packets dirty or with I/O in flight. */
+  activeBytes: number;
+  /** Device bytes written per user byte written (0 before any write). */
+  writeAmplification: number;
+  /** Distinct packets written, and writes beyond each one's first. */
+  packetsWrittenDistinct: number;
+  packetRewrites: number;
+  /** Highest write count of any packet. */
+  maxPacketWrites: number;
+  mostWritten: PacketWear[];
+  wearHistogram: WearBucket[];
+  /** The last write-out error not yet reported by flush(), if any. */
+  pendingError: string | null;
+}
+
+export class PacketDevice implements BlockDevice {
+  readonly sectorSize: number;
+  readonly sectorCount: number;
+  readonly readOnly: boolean;
+  readonly description: string;
+  readonly packetBytes: number;
+  readonly sectorsPerPacket: number;
+  readonly cacheBytes: number;
+  readonly dirtyLimit: number;
+  readonly flushDelayMs: number;
+
+  private readonly clean: LRUCache<number, PacketEntry>;
+  private readonly active = new Map<number, PacketEntry>();
+  private activeBytes = 0;
+  /** Write-outs started per packet: a read that raced one must not fill the cache. */
+  private readonly epochs = new Map<number, number>();
+  /** Successful writes per packet (media wear). */
+  private readonly wear = new Map<number, number>();
+  private counters: PacketCounters = zeroCounters();
+  private pendingError: FsError | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private clock = 0;
+  private closed = false;
+
+  constructor(readonly device: BlockDevice, opts: PacketDeviceOptions = {}) {
+    this.sectorSize = device.sectorSize;
+    this.sectorCount = device.sectorCount;
+    this.readOnly = device.readOnly;
+    this.packetBytes = opts.packetBytes ?? DEFAULT_PACKET_BYTES;
+    this.sectorsPerPacket = sectorsPerPacket(this.packetBytes, this.sectorSize);
+    this.description = `${device.description}, ${this.packetBytes / 1024} KiB packets`;
+    this.cacheBytes = Math.max(opts.cacheBytes ?? DEFAULT_CACHE_BYTES, 2 * this.packetBytes);
+    this.dirtyLimit = Math.min(
+      Math.max(opts.dirtyBytes ?? Math.floor(this.cacheBytes / 2), this.packetBytes), this.cacheBytes);
+    this.flushDelayMs = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+    this.clean = new LRUCache<number, PacketEntry>({
+      maxSize: this.cacheBytes,
+      sizeCalculation: (e) => e.buf.length,
+    });
+  }
+
+  // ---- BlockDevice ------------------------------------------------------------
+
+  async read(lba: number, count: number): Promise<Buffer> {
+    this.checkOpen();
+    if (!this.inRange(lba, count)) {
+      throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
+    }
+    const ss = this.sectorSize;
+    const out = Buffer.alloc(count * ss);
+    const missing = new Uint8Array(count);
+    for (const span of explodeRange(lba * ss, count * ss, this.packetBytes)) {
+      const entry = this.lookup(span.packet);
+      const first = span.skip / ss;
+      const n = span.length / ss;
+      const at = firstSectorOf(span.packet, this.sectorsPerPacket) + first - lba;
+      for (let i = 0; i < n; i++) {
+        if (entry && entry.present[first + i]) entry.buf.copy(out, (at + i) * ss, (first + i) * ss, (first + i + 1) * ss);
+        else missing[at + i] = 1;
+      }
+    }
+    this.counters.bytesRead += out.length;
+    const runs = runsWhere(count, (i) => missing[i] === 1);
+    this.counters.bytesReadFromCache += out.length - runs.reduce((s, r) => s + r.count * ss, 0);
+    await Promise.all(runs.map(async (run) => {
+      const start = lba + run.start;
+      const epochs = this.epochsOf(start, run.count);
+      const data = await this.device.read(start, run.count);
+      this.counters.bytesReadFromDevice += data.length;
+      data.copy(out, run.start * ss);
+      this.fillFromRead(start, data, epochs);
+    }));
+    return out;
+  }
+
+  async write(lba: number, data: Buffer): Promise<void> {
+    this.checkOpen();
+    if (this.readOnly) throw new FsError('EROFS', `${this.description} is read-only`);
+    const ss = this.sectorSize;
+    if (data.length % ss !== 0) throw new FsError('EINVAL', `write of ${data.length} bytes is not whole sectors`);
+    const count = data.length / ss;
+    if (!this.inRange(lba, count)) {
+      throw new FsError('ENOSPC', `write of sectors ${lba}+${count} past the end (${this.sectorCount})`);
+    }
+    let srcOff = 0;
+    for (const span of explodeRange(lba * ss, data.length, this.packetBytes)) {
+      let entry = this.active.get(span.packet);
+      // Wait for room under the dirty limit; another writer may take the packet meanwhile.
+      while (!entry && this.activeBytes + this.packetBytes > this.dirtyLimit && await this.makeRoom()) {
+        entry = this.active.get(span.packet);
+      }
+      // From here to put() nothing awaits: no one sees the packet active but not yet dirty.
+      entry ??= this.activate(span.packet);
+      entry.put(span.skip / ss, span.length / ss, data, srcOff);
+      entry.lastTouched = ++this.clock;
+      srcOff += span.length;
+      this.counters.bytesWritten += span.length;
+      if (entry.fullyDirty && entry.phase === 'idle') this.writeBackInBackground(entry);
+    }
+    this.armIdleTimer();
+  }
+
+  /** Write every dirty packet (ascending), flush the device, and report any write-out error since the last flush. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    this.cancelIdleTimer();
+    let failure: unknown = null;
+    for (const entry of this.activeAscending()) {
+      try {
+        await this.writeBack(entry);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    try {
+      await this.device.flush();
+    } catch (e) {
+      failure ??= asFsError(e, `flush of ${this.device.description}`);
+    }
+    failure ??= this.pendingError;
+    this.pendingError = null;
+    if (failure) throw failure;
+  }
+
+  /** Flush, then close the device. If the flush fails the device stays open, so a caller may retry. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.cancelIdleTimer();
+    this.closed = true;
+    this.clean.clear();
+    await this.device.close();
+  }
+
+  // ---- statistics -------------------------------------------------------------
+
+  stats(): PacketDeviceStats {
+    const c = { ...this.counters };
+    const states: Record<PacketState, number> = { clean: 0, dirty: 0, gathering: 0, writing: 0 };
+    states.clean = this.clean.size;
+    for (const e of this.active.values()) states[e.state]++;
+    let maxPacketWrites = 0;
+    for (const w of this.wear.values()) maxPacketWrites = Math.max(maxPacketWrites, w);
+    const kb = (b: number): number => Math.floor(b / 1024);
+    return {
+      device: this.device.description,
+      sectorSize: this.sectorSize,
+      packetBytes: this.packetBytes,
+      sectorsPerPacket: this.sectorsPerPacket,
+      packetCount: packetCount(this.sectorCount, this.sectorsPerPacket),
+      cacheBytes: this.cacheBytes,
+      dirtyLimitBytes: this.dirtyLimit,
+      flushDelayMs: this.flushDelayMs <= MAX_TIMER_MS ? this.flushDelayMs : null,
+      ...c,
+      kbWritten: kb(c.bytesWritten),
+      kbRead: kb(c.bytesRead),
+      kbReadGather: kb(c.bytesReadGather),
+      kbDeviceWritten: kb(c.bytesDeviceWritten),
+      queueSize: states.dirty,
+      states,
+      cachedPackets: this.clean.size + this.active.size,
+      cachedBytes: this.clean.calculatedSize + this.activeBytes,
+      activeBytes: this.activeBytes,
+      writeAmplification: c.bytesWritten ? c.bytesDeviceWritten / c.bytesWritten : 0,
+      packetsWrittenDistinct: this.wear.size,
+      packetRewrites: packetRewrites(this.wear),
+      maxPacketWrites,
+      mostWritten: mostWritten(this.wear, 10),
+      wearHistogram: wearHistogram(this.wear),
+      pendingError: this.pendingError ? this.pendingError.message : null,
+    };
+  }
+
+  /** Successful writes per packet number since the device was opened. */
+  wearMap(): ReadonlyMap<number, number> {
+    return this.wear;
+  }
+
+  /** Zero the traffic counters (like pktcdvd's stat/reset); wear is a property of the medium and stays. */
+  resetStats(): void {
+    this.counters = zeroCounters();
+  }
+
+  // ---- cache bookkeeping ------------------------------------------------------
+
+  private lookup(packet: number): PacketEntry | undefined {
+    return this.active.get(packet) ?? this.clean.get(packet);
+  }
+
+  private newEntry(packet: number): PacketEntry {
+    const sectors = sectorsInPacket(packet, this.sectorsPerPacket, this.sectorCount);
+    return new PacketEntry(packet, firstSectorOf(packet, this.sectorsPerPacket), sectors, this.sectorSize);
+  }
+
+  /** Take `packet` out of the clean cache (or make it) into the active set, for a write. */
+  private activate(packet: number): PacketEntry {
+    const entry = this.clean.get(packet) ?? this.newEntry(packet);
+    this.clean.delete(packet);
+    this.active.set(packet, entry);
+    this.activeBytes += entry.buf.length;
+    this.trimClean(0);
+    return entry;
+  }
+
+  /** Drop least recently used clean packets until `extra` more bytes fit in cacheBytes. */
+  private trimClean(extra: number): void {
+    while (this.clean.size > 0 && this.clean.calculatedSize + this.activeBytes + extra > this.cacheBytes) this.clean.pop();
+  }
+
+  /** Back to the clean LRU once nothing is dirty or pending; a packet fully dirtied again goes straight back out. */
+  private settle(entry: PacketEntry, wrote: boolean): void {
+    if (entry.phase !== 'idle' || entry.queued || this.active.get(entry.packet) !== entry) return;
+    if (entry.dirtyCount === 0) {
+      this.active.delete(entry.packet);
+      this.activeBytes -= entry.buf.length;
+      this.trimClean(entry.buf.length);
+      this.clean.set(entry.packet, entry);
+    } else if (wrote && entry.fullyDirty) {
+      this.writeBackInBackground(entry);
+    }
+  }
+
+  /**
+   * Free room under the dirty limit: write back the least recently written idle
+   * packet, or wait for one in flight. False when there is nothing to wait for.
+   */
+  private async makeRoom(): Promise<boolean> {
+    let oldest: PacketEntry | null = null;
+    let busy: PacketEntry | null = null;
+    for (const e of this.active.values()) {
+      if (e.phase === 'idle' && !e.queued && e.dirtyCount > 0) {
+        if (!oldest || e.lastTouched < oldest.lastTouched) oldest = e;
+      } else if (e.phase !== 'idle' || e.queued) {
+        busy ??= e;
+      }
+    }
+    if (oldest) {
+      debug('pressure: writing back packet %d', oldest.packet);
+      await this.writeBack(oldest);
+      return true;
+    }
+    if (busy && (busy.phase !== 'idle' || busy.queued)) {
+      await busy.chain;
+      return true;
+    }
+    return false;
+  }
+
+  private activeAscending(): PacketEntry[] {
+    return [...this.active.values()].sort((a, b) => a.packet - b.packet);
+  }
+
+  // ---- write-out ----------------------------------------------------------------
+
+  /**
+   * Resolves once everything dirty in `entry` at the time of the call is on the
+   * device (or rejects with the write-out's error). Write-outs of one packet run
+   * one after another; callers arriving while one is queued share it.
+   */
+  private writeBack(entry: PacketEntry): Promise<void> {
+    if (entry.queued) return entry.queued;
+    const run = entry.chain.then(() => {
+      entry.queued = null;
+      return this.writeOut(entry);
+    });
+    entry.queued = run;
+    entry.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The error is kept in pendingError by writeOut; flush() reports it. */
+  private writeBackInBackground(entry: PacketEntry): void {
+    this.writeBack(entry).catch(() => undefined);
+  }
+
+  private async writeOut(entry: PacketEntry): Promise<void> {
+    let wrote = false;
+    try {
+      if (entry.dirtyCount === 0) return;
+      this.counters.packetsStarted++;
+      if (entry.presentCount < entry.sectors) {
+        entry.phase = 'gathering';
+        await Promise.all(entry.missingRuns().map(async (run) => {
+          const data = await this.device.read(entry.lba + run.start, run.count);
+          this.counters.bytesReadGather += data.length;
+          entry.install(run.start, run.count, data, 0);
+        }));
+      }
+      entry.phase = 'writing';
+      const image = Buffer.from(entry.buf);
+      const carried = entry.takeDirty();
+      this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
+      try {
+        await this.device.write(entry.lba, image);
+      } catch (e) {
+        entry.restoreDirty(carried);
+        throw e;
+      }
+      wrote = true;
+      this.counters.packetsEnded++;
+      this.counters.bytesDeviceWritten += image.length;
+      this.wear.set(entry.packet, (this.wear.get(entry.packet) ?? 0) + 1);
+    } catch (e) {
+      this.counters.packetsFailed++;
+      const err = asFsError(e, `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors})`);
+      debug('%s', err.message);
+      this.pendingError = err;
+      throw err;
+    } finally {
+      entry.phase = 'idle';
+      this.settle(entry, wrote);
+    }
+  }
+
+  // ---- read helpers -------------------------------------------------------------
+
+  private epochsOf(lba: number, count: number): Map<number, number> {
+    const m = new Map<number, number>();
+    const first = Math.floor(lba / this.sectorsPerPacket);
+    const last = Math.floor((lba + count - 1) / this.sectorsPerPacket);
+    for (let p = first; p <= last; p++) m.set(p, this.epochs.get(p) ?? 0);
+    return m;
+  }
+
+  /**
+   * Keep what a read fetched from the device, into sectors not yet present. A
+   * packet written out since the read began is skipped: the read may have seen
+   * the disc before that write, and a fresh entry would take the old bytes.
+   */
+  private fillFromRead(lba: number, data: Buffer, epochs: Map<number, number>): void {
+    const ss = this.sectorSize;
+    let off = 0;
+    for (const span of explodeRange(lba * ss, data.length, this.packetBytes)) {
+      if ((this.epochs.get(span.packet) ?? 0) === epochs.get(span.packet)) {
+        let entry = this.lookup(span.packet);
+        if (!entry) {
+          entry = this.newEntry(span.packet);
+          this.trimClean(entry.buf.length);
+          this.clean.set(span.packet, entry);
+        }
+        entry.install(span.skip / ss, span.length / ss, data, off);
+      }
+      off += span.length;
+    }
+  }
+
+  // ---- misc ---------------------------------------------------------------------
+
+  private inRange(lba: number, count: number): boolean {
+    return Number.isSafeInteger(lba) && Number.isSafeInteger(count) && lba >= 0 && count >= 0
+      && lba + count <= this.sectorCount;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new FsError('EBADF', `${this.description} is closed`);
+  }
+
+  private armIdleTimer(): void {
+    // setTimeout fires at once for delays beyond 2^31-1 ms; treat those as "never".
+    if (!(this.flushDelayMs <= MAX_TIMER_MS)) return;
+    this.cancelIdleTimer();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      void this.writeBackAll();
+    }, Math.max(0, this.flushDelayMs));
+    this.idleTimer.unref();
+  }
+
+  /** Idle write-back: every dirty packet, one after another in ascending order; errors stay pending for flush(). */
+  private async writeBackAll(): Promise<void> {
+    debug('idle: writing back %d packets', this.active.size);
+    for (const entry of this.activeAscending()) {
+      if (entry.dirtyCount > 0) await this.writeBack(entry).catch(() => undefined);
+    }
+  }
+
+  private cancelIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+}
+
+
+/** The device's error with the packet layer's context; its errno kept, EIO for anything that isn't an FsError. */
+function asFsError(e: unknown, context: string): FsError {
+  const message = e instanceof Error ? e.message : String(e);
+  return new FsError(isFsError(e) ? e.errno : 'EIO', `${context}: ${message}`);
+}
