@@ -19,6 +19,10 @@ export interface UdfMountOptions {
   anchor?: number;
   /** Override the last block of the medium. `-o lastblock=` */
   lastBlock?: number;
+  /** Mount read-write when the volume and the medium allow it (else readOnlyReason says why). */
+  readWrite?: boolean;
+  /** Packet size in blocks for packet-aware allocation; the sparing map's, else 32 KiB, when absent. `-o packet=` */
+  packetBlocks?: number;
 }
 
 export type PartitionKind = 'physical' | 'sparable' | 'virtual' | 'metadata';
@@ -108,4 +112,43 @@ export interface Volume {
   read(ino: number, offset: number, length: number): Promise<Buffer>;
   readlink(ino: number): Promise<string>;
   close(): Promise<void>;
+}
+
+/** Attributes a caller may change; absent fields stay as they are. */
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  atime?: Date;
+  mtime?: Date;
+}
+
+/**
+ * A volume mounted read-write (`openVolume(dev, { ...opts, readWrite: true })` on a volume pktfs can write).
+ * All names are UTF-8 as the FUSE layer gives them; errors are FsError with the errno the operation
+ * should answer (ENOENT, EEXIST, ENOTEMPTY, ENOSPC, ENAMETOOLONG, EFBIG, EROFS, EIO, ...).
+ */
+export interface WritableVolume extends Volume {
+  create(dirIno: number, name: string, mode: number, uid: number, gid: number): Promise<number>;
+  mkdir(dirIno: number, name: string, mode: number, uid: number, gid: number): Promise<number>;
+  mknod(dirIno: number, name: string, mode: number, rdev: number, uid: number, gid: number): Promise<number>;
+  symlink(dirIno: number, name: string, target: string, uid: number, gid: number): Promise<number>;
+  link(ino: number, dirIno: number, name: string): Promise<void>;
+  unlink(dirIno: number, name: string): Promise<void>;
+  rmdir(dirIno: number, name: string): Promise<void>;
+  /** Replaces an existing target as rename(2) does (file over file, empty dir over dir). */
+  rename(fromDirIno: number, fromName: string, toDirIno: number, toName: string): Promise<void>;
+  /** Writes all of `data` at `offset` (growing the file) and returns data.length. */
+  write(ino: number, offset: number, data: Buffer): Promise<number>;
+  /** Grows with a sparse (unrecorded) extent or shrinks, freeing space. */
+  truncate(ino: number, size: number): Promise<void>;
+  setattr(ino: number, attr: SetAttr): Promise<void>;
+  /** The file's data and metadata reach the device (and the device's flush) before this resolves. */
+  fsync(ino: number): Promise<void>;
+  /** Everything reaches the device; the LVID stays open. */
+  sync(): Promise<void>;
+}
+
+export function isWritable(v: Volume): v is WritableVolume {
+  return typeof (v as Partial<WritableVolume>).write === 'function' && !v.info.readOnlyReason;
 }

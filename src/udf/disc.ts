@@ -1,0 +1,75 @@
+/**
+ * Byte and block access to the medium for the UDF layer: turns absolute
+ * logical-block addresses (of the volume's block size) into sector reads of
+ * the BlockDevice, whatever its sector size, with a small cache of recently
+ * read metadata blocks.
+ */
+import { LRUCache } from 'lru-cache';
+import type { BlockDevice } from '../drive/types';
+
+export class Disc {
+  private readonly cache = new LRUCache<number, Buffer>({ max: 1024 });
+
+  constructor(readonly dev: BlockDevice, readonly blockSize: number) {}
+
+  /** Bytes on the medium. */
+  get byteSize(): number {
+    return this.dev.sectorCount * this.dev.sectorSize;
+  }
+
+  /** Number of whole blocks on the medium. */
+  get blockCount(): number {
+    return Math.floor(this.byteSize / this.blockSize);
+  }
+
+  /** `length` bytes from byte `offset`; zero-filled past the end of the medium. */
+  async readBytes(offset: number, length: number): Promise<Buffer> {
+    const ss = this.dev.sectorSize;
+    const first = Math.floor(offset / ss);
+    const lastExcl = Math.min(Math.ceil((offset + length) / ss), this.dev.sectorCount);
+    if (lastExcl <= first) return Buffer.alloc(length);
+    const raw = await this.dev.read(first, lastExcl - first);
+    const skip = offset - first * ss;
+    if (skip === 0 && raw.length === length) return raw;
+    const out = Buffer.alloc(length);
+    raw.copy(out, 0, skip, Math.min(raw.length, skip + length));
+    return out;
+  }
+
+  /** `count` blocks from absolute block `block`, uncached (file data). */
+  readBlocks(block: number, count: number): Promise<Buffer> {
+    return this.readBytes(block * this.blockSize, count * this.blockSize);
+  }
+
+  /** One block, through the metadata cache. The returned buffer must not be modified. */
+  async readBlock(block: number): Promise<Buffer> {
+    const hit = this.cache.get(block);
+    if (hit) return hit;
+    const b = await this.readBlocks(block, 1);
+    this.cache.set(block, b);
+    return b;
+  }
+
+  /**
+   * Write whole blocks at absolute block `block` (`data.length` a multiple of the
+   * block size), keeping the metadata cache in step. A block smaller than the
+   * device's sector is written by read-modify-write of that sector.
+   */
+  async writeBlocks(block: number, data: Buffer): Promise<void> {
+    const bs = this.blockSize;
+    const ss = this.dev.sectorSize;
+    const count = data.length / bs;
+    if (bs % ss === 0) {
+      await this.dev.write((block * bs) / ss, data);
+    } else {
+      const first = Math.floor((block * bs) / ss);
+      const lastExcl = Math.ceil(((block + count) * bs) / ss);
+      const sectors = await this.dev.read(first, lastExcl - first);
+      data.copy(sectors, block * bs - first * ss);
+      await this.dev.write(first, sectors);
+    }
+    for (let i = 0; i < count; i++) {
+      if (this.cache.has(block + i)) this.cache.set(block + i, Buffer.from(data.subarray(i * bs, (i + 1) * bs)));
+    }
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * File entries and their data: reading an ICB (ECMA-167 4/14.6) through
+ * indirect entries and strategy 4096 (4/A.5), decoding FE/EFE, collecting
+ * allocation descriptors across allocation extent chains (4/12, 4/14.5), and
+ * reading a byte range of the file (unrecorded extents read as zeros).
+ */
+import createDebug from 'debug';
+import { FsError } from '../errors';
+import type { Disc } from './disc';
+import { Partition, mapBlocks } from './partition';
+import {
+  LbAddr, shortAd, longAd, extAd,
+  EXT_LENGTH_MASK, EXT_NEXT_EXTENT_OF_ADS, EXT_RECORDED_ALLOCATED,
+} from './codec/primitives';
+import { TAG_FE, TAG_EFE, TAG_IE, TAG_AED, verifyTag } from './codec/tag';
+import {
+  Fe, Efe, fe, efe, ie, aed,
+  ICB_STRATEGY_4096, ICB_FLAG_AD_MASK, ICB_FLAG_AD_SHORT, ICB_FLAG_AD_LONG, ICB_FLAG_AD_EXTENDED, ICB_FLAG_AD_IN_ICB,
+} from './codec/file';
+
+const debug = createDebug('pktfs:udf:icb');
+
+/** Bounds that catch loops in indirect-entry and allocation-extent chains. */
+const MAX_ICB_HOPS = 1024;
+const MAX_AEDS = 65536;
+
+/** What the ICB layer needs of the volume: the medium and its partitions by reference number. */
+export interface Space {
+  disc: Disc;
+  partitions: Partition[];
+}
+
+export function partitionOf(space: Space, ref: number): Partition {
+  const p = space.partitions[ref];
+  if (!p) throw new FsError('EIO', `partition reference ${ref} does not exist`);
+  return p;
+}
+
+/** One block of partition `ref`, through the metadata cache. */
+export async function readPartBlock(space: Space, ref: number, block: number): Promise<Buffer> {
+  const run = mapBlocks(partitionOf(space, ref), block, 1);
+  return space.disc.readBlock(run.abs);
+}
+
+export type FileEntry = Fe | Efe;
+
+/** Where a file entry was found after following indirect entries. */
+export interface LocatedEntry {
+  entry: FileEntry;
+  loc: LbAddr;
+}
+
+function decodeEntry(buf: Buffer, ident: number, what: string, blockSize: number): FileEntry {
+  const e = ident === TAG_FE ? fe.decode(buf, 0) : efe.decode(buf, 0);
+  const fixed = ident === TAG_FE ? fe.size : efe.size;
+  if (fixed + e.lengthExtendedAttr + e.lengthAllocDescs > blockSize) {
+    throw new FsError('EIO', `${what}: extended attributes (${e.lengthExtendedAttr}) and allocation descriptors (${e.lengthAllocDescs}) overflow the block`);
+  }
+  return e;
+}
+
+/**
+ * The file entry the ICB at `loc` stands for: follows indirect entries, and
+ * with strategy 4096 the indirect entry recorded after a direct entry, to the
+ * newest entry (4/A.5). Loops give EIO (the file is damaged).
+ */
+export async function readFileEntry(space: Space, loc: LbAddr, what: string): Promise<LocatedEntry> {
+  const seen = new Set<string>();
+  let cur = loc;
+  for (let hop = 0; hop < MAX_ICB_HOPS; hop++) {
+    const key = `${cur.partitionReferenceNum}:${cur.logicalBlockNum}`;
+    if (seen.has(key)) throw new FsError('EIO', `${what}: indirect entries loop at block ${key}`);
+    seen.add(key);
+    const buf = await readPartBlock(space, cur.partitionReferenceNum, cur.logicalBlockNum);
+    const t = verifyTag(buf, 0, { what, location: cur.logicalBlockNum, idents: [TAG_FE, TAG_EFE, TAG_IE] });
+    if (t.tagIdent === TAG_IE) {
+      const next = ie.decode(buf, 0).indirectICB;
+      if ((next.extLength & EXT_LENGTH_MASK) === 0) throw new FsError('EIO', `${what}: empty indirect entry at block ${key}`);
+      cur = next.extLocation;
+      continue;
+    }
+    const entry = decodeEntry(buf, t.tagIdent, what, space.disc.blockSize);
+    if (entry.icbTag.strategyType === ICB_STRATEGY_4096) {
+      const next = await newerIcb(space, cur);
+      if (next) {
+        cur = next;
+        continue;
+      }
+    }
+    return { entry, loc: cur };
+  }
+  throw new FsError('EIO', `${what}: more than ${MAX_ICB_HOPS} indirect entries`);
+}
+
+/** Strategy 4096: an indirect entry in the block after the direct entry points to a newer ICB. */
+async function newerIcb(space: Space, at: LbAddr): Promise<LbAddr | undefined> {
+  try {
+    const buf = await readPartBlock(space, at.partitionReferenceNum, at.logicalBlockNum + 1);
+    verifyTag(buf, 0, { what: 'strategy 4096 indirect entry', location: at.logicalBlockNum + 1, idents: [TAG_IE] });
+    const next = ie.decode(buf, 0).indirectICB;
+    return (next.extLength & EXT_LENGTH_MASK) > 0 ? next.extLocation : undefined;
+  } catch {
+    return undefined; // nothing recorded after the entry: it is the newest
+  }
+}
+
+/** One extent of a file, in file order. Type is 4/14.14.1.1 (0 recorded, 1 allocated, 2 neither). */
+export interface Extent {
+  fileOffset: number;
+  length: number;
+  type: number;
+  ref: number;
+  block: number;
+}
+
+/** A file's data: embedded in the ICB or described by extents. */
+export type FileData =
+  | { kind: 'inline'; bytes: Uint8Array; loc: LbAddr }
+  | { kind: 'extents'; extents: Extent[]; /** Blocks holding allocation extent descriptors, in chain order. */ aeds?: LbAddr[] };
+
+interface RawAd {
+  len: number;
+  type: number;
+  ref: number;
+  block: number;
+}
+
+function parseAds(bytes: Uint8Array, adType: number, defaultRef: number, what: string): RawAd[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: RawAd[] = [];
+  const step = adType === ICB_FLAG_AD_SHORT ? shortAd.size : adType === ICB_FLAG_AD_LONG ? longAd.size : extAd.size;
+  for (let o = 0; o + step <= buf.length; o += step) {
+    let extLength: number;
+    let ref = defaultRef;
+    let block: number;
+    if (adType === ICB_FLAG_AD_SHORT) {
+      const a = shortAd.decode(buf, o);
+      extLength = a.extLength;
+      block = a.extPosition;
+    } else if (adType === ICB_FLAG_AD_LONG) {
+      const a = longAd.decode(buf, o);
+      extLength = a.extLength;
+      ref = a.extLocation.partitionReferenceNum;
+      block = a.extLocation.logicalBlockNum;
+    } else if (adType === ICB_FLAG_AD_EXTENDED) {
+      const a = extAd.decode(buf, o);
+      extLength = a.extLength;
+      ref = a.extLocation.partitionReferenceNum;
+      block = a.extLocation.logicalBlockNum;
+    } else {
+      throw new FsError('EIO', `${what}: unknown allocation descriptor type ${adType}`);
+    }
+    const len = extLength & EXT_LENGTH_MASK;
+    if (len === 0) break; // 4/12: a zero length ends the descriptors
+    out.push({ len, type: extLength >>> 30, ref, block });
+    if (extLength >>> 30 === EXT_NEXT_EXTENT_OF_ADS) break;
+  }
+  return out;
+}
+
+/**
+ * The data of a file entry at `loc`: its embedded bytes, or its extents with
+ * allocation extent descriptors followed (bounded; a chain that revisits a block is EIO).
+ */
+export async function fileData(space: Space, located: LocatedEntry, what: string): Promise<FileData> {
+  const { entry, loc } = located;
+  const adType = entry.icbTag.flags & ICB_FLAG_AD_MASK;
+  if (adType === ICB_FLAG_AD_IN_ICB) return { kind: 'inline', bytes: entry.allocDescs, loc };
+  const extents: Extent[] = [];
+  const seen = new Set<string>();
+  const aeds: LbAddr[] = [];
+  let ads = parseAds(entry.allocDescs, adType, loc.partitionReferenceNum, what);
+  let fileOffset = 0;
+  for (let chain = 0; ; chain++) {
+    let next: RawAd | undefined;
+    for (const a of ads) {
+      if (a.type === EXT_NEXT_EXTENT_OF_ADS) {
+        next = a;
+        break;
+      }
+      extents.push({ fileOffset, length: a.len, type: a.type, ref: a.ref, block: a.block });
+      fileOffset += a.len;
+    }
+    if (!next) break;
+    if (chain >= MAX_AEDS) throw new FsError('EIO', `${what}: more than ${MAX_AEDS} allocation extents`);
+    const key = `${next.ref}:${next.block}`;
+    if (seen.has(key)) throw new FsError('EIO', `${what}: allocation extent chain loops at block ${key}`);
+    seen.add(key);
+    aeds.push({ partitionReferenceNum: next.ref, logicalBlockNum: next.block });
+    const buf = await readPartBlock(space, next.ref, next.block);
+    verifyTag(buf, 0, { what: `${what} allocation extent`, location: next.block, idents: [TAG_AED] });
+    const d = aed.decode(buf, 0);
+    if (24 + d.lengthAllocDescs > buf.length) {
+      throw new FsError('EIO', `${what}: allocation extent at block ${key} claims ${d.lengthAllocDescs} bytes`);
+    }
+    ads = parseAds(d.allocDescs, adType, loc.partitionReferenceNum, what);
+  }
+  debug('%s: %d extents', what, extents.length);
+  return { kind: 'extents', extents, aeds };
+}
+
+/** Index of the extent holding byte `pos`, or the first one after it. */
+function findExtent(extents: Extent[], pos: number): number {
+  let lo = 0;
+  let hi = extents.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (extents[mid].fileOffset + extents[mid].length <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Bytes [offset, offset+length) of a file of `size` bytes; fewer at the end of the file. */
+export async function readData(space: Space, data: FileData, size: number, offset: number, length: number): Promise<Buffer> {
+  const end = Math.min(size, offset + length);
+  if (end <= offset) return Buffer.alloc(0);
+  const out = Buffer.alloc(end - offset);
+  if (data.kind === 'inline') {
+    const src = data.bytes;
+    if (offset < src.length) out.set(src.subarray(offset, Math.min(end, src.length)), 0);
+    return out;
+  }
+  const bs = space.disc.blockSize;
+  for (let i = findExtent(data.extents, offset); i < data.extents.length; i++) {
+    const x = data.extents[i];
+    if (x.fileOffset >= end) break;
+    if (x.type !== EXT_RECORDED_ALLOCATED) continue; // 4/14.14.1.1: not recorded reads as zeros
+    const s = Math.max(offset, x.fileOffset) - x.fileOffset;
+    const e = Math.min(end, x.fileOffset + x.length) - x.fileOffset;
+    let blk = Math.floor(s / bs);
+    const lastBlk = Math.ceil(e / bs);
+    const p = partitionOf(space, x.ref);
+    while (blk < lastBlk) {
+      const run = mapBlocks(p, x.block + blk, lastBlk - blk);
+      const buf = await space.disc.readBlocks(run.abs, run.count);
+      const runStart = blk * bs; // extent-relative byte of the run's first block
+      const from = Math.max(s, runStart);
+      const to = Math.min(e, runStart + run.count * bs);
+      buf.copy(out, x.fileOffset + from - offset, from - runStart, to - runStart);
+      blk += run.count;
+    }
+  }
+  return out;
+}
+
+/** The partition block holding byte `pos` of a file (for checking where a FID's tag says it is). */
+export function blockOfByte(data: FileData, pos: number, blockSize: number): number | undefined {
+  if (data.kind === 'inline') return data.loc.logicalBlockNum;
+  const i = findExtent(data.extents, pos);
+  const x = data.extents[i];
+  if (!x || x.fileOffset > pos) return undefined;
+  return x.block + Math.floor((pos - x.fileOffset) / blockSize);
+}

@@ -1,0 +1,185 @@
+/**
+ * A directory held for writing: its bytes and every file identifier
+ * descriptor in them (ECMA-167 4/14.4), deleted ones included, with positions.
+ * Entries are added in a deleted slot of the same size or appended, removed by
+ * marking them deleted (and the directory shortened when they were last), and
+ * each FID's tag names the block its first byte lies in (4/14.4, 3/7.2.8), so
+ * FIDs may straddle blocks. Names are CS0 (8-bit when every character fits).
+ */
+import { FsError } from '../../errors';
+import { fid, Fid, FID_DELETED, FID_DIRECTORY, FID_HIDDEN, FID_PARENT } from '../codec/file';
+import { TAG_FID, verifyTag, finaliseTag } from '../codec/tag';
+import { LbAddr, LongAd, EXT_LENGTH_MASK } from '../codec/primitives';
+import { blockOfByte } from '../icb';
+import { encodeCs0, translateName } from '../cs0';
+import { WriteCtx, WNode, readNode, prepareRange, storeRange, truncateNode, nodeFileData } from './node';
+
+/** lengthFileIdent is a u8 (4/14.4.4). */
+export const MAX_NAME_BYTES = 255;
+
+export interface Slot {
+  pos: number;
+  size: number;
+  fid: Fid;
+  /** Name as the reader shows it ('' for the parent entry). */
+  name: string;
+}
+
+export interface WDir {
+  node: WNode;
+  bytes: Buffer;
+  slots: Slot[];
+  /** Live entries (not deleted, not the parent) by name; the first of equal names wins, as in the reader. */
+  byName: Map<string, Slot>;
+}
+
+const isLive = (s: Slot) => !(s.fid.fileCharacteristics & (FID_DELETED | FID_PARENT));
+
+export async function loadDir(ctx: WriteCtx, node: WNode): Promise<WDir> {
+  const bs = ctx.space.disc.blockSize;
+  const bytes = await readNode(ctx.space, node, 0, node.size);
+  const data = nodeFileData(node, bs);
+  const dir: WDir = { node, bytes, slots: [], byName: new Map() };
+  const what = `directory ${node.ino}`;
+  let pos = 0;
+  while (pos + fid.size <= bytes.length) {
+    if (bytes.readUInt16LE(pos) === 0 && bytes.readUInt32LE(pos + 12) === 0 && bytes[pos + 4] === 0) break;
+    const location = blockOfByte(data, pos, bs);
+    if (location === undefined) throw new FsError('EIO', `${what}: FID at byte ${pos} outside the directory's extents`);
+    verifyTag(bytes, pos, { what: `${what} FID at byte ${pos}`, location, idents: [TAG_FID] });
+    const f = fid.decode(bytes, pos);
+    const size = fid.sizeOf(f.lengthOfImpUse, f.lengthFileIdent);
+    if (pos + size > bytes.length) throw new FsError('EIO', `${what}: FID at byte ${pos} runs past the end`);
+    const slot: Slot = { pos, size, fid: f, name: f.fileCharacteristics & FID_PARENT ? '' : translateName(f.fileIdent) };
+    dir.slots.push(slot);
+    if (isLive(slot) && !dir.byName.has(slot.name)) dir.byName.set(slot.name, slot);
+    pos += size;
+  }
+  if (pos < bytes.length) {
+    // Zero padding after the last FID is not part of the directory.
+    dir.bytes = bytes.subarray(0, pos);
+  }
+  return dir;
+}
+
+/** The CS0 file identifier of a name, or ENAMETOOLONG. */
+export function nameToIdent(name: string): Uint8Array {
+  const ident = encodeCs0(name);
+  if (ident.length > MAX_NAME_BYTES) throw new FsError('ENAMETOOLONG', `"${name}" takes ${ident.length} bytes of CS0, at most ${MAX_NAME_BYTES}`);
+  return ident;
+}
+
+/** Re-tag the FID at `slot` for where it now lies. */
+function tagSlot(dir: WDir, slot: Slot, bs: number): void {
+  const location = blockOfByte(nodeFileData(dir.node, bs), slot.pos, bs);
+  if (location === undefined) throw new FsError('EIO', `directory ${dir.node.ino}: no block for byte ${slot.pos}`);
+  const t = slot.fid.descTag;
+  finaliseTag(dir.bytes, slot.pos, { tagIdent: TAG_FID, descVersion: t.descVersion, tagSerialNum: t.tagSerialNum, tagLocation: location, crcLength: slot.size - 16 });
+}
+
+/** Write bytes [pos, pos+len) of the directory, growing it; when its data left the ICB every FID is re-tagged. */
+async function store(ctx: WriteCtx, dir: WDir, pos: number, len: number): Promise<void> {
+  const bs = ctx.space.disc.blockSize;
+  const moved = await prepareRange(ctx, dir.node, pos, pos + len);
+  if (moved) {
+    for (const s of dir.slots) tagSlot(dir, s, bs);
+    await storeRange(ctx, dir.node, 0, dir.bytes);
+    return;
+  }
+  for (const s of dir.slots) if (s.pos >= pos && s.pos < pos + len) tagSlot(dir, s, bs);
+  await storeRange(ctx, dir.node, pos, dir.bytes.subarray(pos, pos + len));
+}
+
+/** UDF 2.3.4.3: the ICB long_ad's implementation use holds the low 32 bits of the file's unique ID. */
+export function icbLongAd(loc: LbAddr, bs: number, uniqueId: number): LongAd {
+  const implUse = new Uint8Array(6);
+  Buffer.from(implUse.buffer).writeUInt32LE(uniqueId % 0x100000000, 2);
+  return { extLength: bs, extLocation: loc, implUse };
+}
+
+function makeFid(tagFrom: Fid['descTag'], characteristics: number, icb: LongAd, ident: Uint8Array): Fid {
+  return {
+    descTag: tagFrom, fileVersionNum: 1, fileCharacteristics: characteristics, lengthFileIdent: ident.length,
+    icb, lengthOfImpUse: 0, impUse: new Uint8Array(0), fileIdent: ident,
+  };
+}
+
+/** The initial contents of a new directory: just the parent FID (4/14.4.3, UDF 2.3.4.2). */
+export function parentFidBytes(descTag: Fid['descTag'], parentIcb: LongAd): Buffer {
+  const f = makeFid(descTag, FID_PARENT | FID_DIRECTORY, parentIcb, new Uint8Array(0));
+  const buf = Buffer.alloc(fid.sizeOf(0, 0));
+  fid.encode(f, buf, 0);
+  return buf;
+}
+
+/** Add an entry (the name must not be there yet). */
+export async function addEntry(ctx: WriteCtx, dir: WDir, name: string, icb: LongAd, isDir: boolean, hidden = false): Promise<void> {
+  const ident = nameToIdent(name);
+  const size = fid.sizeOf(0, ident.length);
+  const tagFrom = dir.slots[0]?.fid.descTag ?? dir.node.entry.descTag;
+  const f = makeFid(tagFrom, (isDir ? FID_DIRECTORY : 0) | (hidden ? FID_HIDDEN : 0), icb, ident);
+  let slot = dir.slots.find((s) => (s.fid.fileCharacteristics & FID_DELETED) && s.size === size);
+  if (slot) {
+    slot.fid = f;
+    slot.name = name;
+  } else {
+    slot = { pos: dir.bytes.length, size, fid: f, name };
+    dir.slots.push(slot);
+    dir.bytes = Buffer.concat([dir.bytes, Buffer.alloc(size)]);
+  }
+  fid.encode(f, dir.bytes, slot.pos);
+  dir.byName.set(name, slot);
+  await store(ctx, dir, slot.pos, size);
+}
+
+/** Mark an entry deleted (its ICB zeroed, UDF 2.3.4.? strict form), shortening the directory when it was last. */
+export async function removeEntry(ctx: WriteCtx, dir: WDir, name: string): Promise<void> {
+  const slot = dir.byName.get(name);
+  if (!slot) throw new FsError('ENOENT', `${name} not in directory ${dir.node.ino}`);
+  dir.byName.delete(name);
+  slot.fid = { ...slot.fid, fileCharacteristics: slot.fid.fileCharacteristics | FID_DELETED, icb: { extLength: 0, extLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, implUse: new Uint8Array(6) } };
+  fid.encode(slot.fid, dir.bytes, slot.pos);
+  // Another live entry of the same shown name takes over.
+  const other = dir.slots.find((s) => s !== slot && isLive(s) && s.name === name);
+  if (other) dir.byName.set(name, other);
+  let keep = dir.slots.length;
+  while (keep > 1 && dir.slots[keep - 1].fid.fileCharacteristics & FID_DELETED) keep--;
+  if (keep < dir.slots.length) {
+    const newSize = dir.slots[keep].pos;
+    dir.slots.splice(keep);
+    dir.bytes = dir.bytes.subarray(0, newSize);
+    await truncateNode(ctx, dir.node, newSize);
+    return;
+  }
+  await store(ctx, dir, slot.pos, slot.size);
+}
+
+/** Point the parent FID at a new parent (a directory moved elsewhere). */
+export async function setParent(ctx: WriteCtx, dir: WDir, parentIcb: LongAd): Promise<void> {
+  const slot = dir.slots.find((s) => s.fid.fileCharacteristics & FID_PARENT);
+  if (!slot) throw new FsError('EIO', `directory ${dir.node.ino} has no parent entry`);
+  slot.fid = { ...slot.fid, icb: parentIcb };
+  fid.encode(slot.fid, dir.bytes, slot.pos);
+  await store(ctx, dir, slot.pos, slot.size);
+}
+
+/** Where the parent entry points, if there is one. */
+export function parentOf(dir: WDir): LbAddr | undefined {
+  const slot = dir.slots.find((s) => s.fid.fileCharacteristics & FID_PARENT);
+  return slot && (slot.fid.icb.extLength & EXT_LENGTH_MASK) > 0 ? slot.fid.icb.extLocation : slot?.fid.icb.extLocation;
+}
+
+/** Live entries with their ICBs, for readdir. */
+export function liveEntries(dir: WDir, unhide: boolean): Slot[] {
+  return dir.slots.filter((s) => isLive(s) && (unhide || !(s.fid.fileCharacteristics & FID_HIDDEN)) && (s.fid.icb.extLength & EXT_LENGTH_MASK) > 0);
+}
+
+/** The model of a new directory whose node holds (inline) just the parent FID; tags it. */
+export function newDir(ctx: WriteCtx, node: WNode, descTag: Fid['descTag'], parentIcb: LongAd): WDir {
+  const bytes = parentFidBytes(descTag, parentIcb);
+  node.inline = Buffer.from(bytes);
+  node.size = bytes.length;
+  const dir: WDir = { node, bytes: node.inline, slots: [{ pos: 0, size: bytes.length, fid: fid.decode(bytes, 0), name: '' }], byName: new Map() };
+  tagSlot(dir, dir.slots[0], ctx.space.disc.blockSize);
+  return dir;
+}

@@ -1,0 +1,515 @@
+/**
+ * A UDF volume mounted read-write: the WritableVolume interface over the
+ * write engine (node.ts for file entries and data, directory.ts for FIDs,
+ * alloc.ts/spacemap.ts for space, lvid.ts for integrity). Every operation
+ * runs alone (one queue), so no operation sees another half done. File entries
+ * are written when they change shape and at fsync/sync; data and directory
+ * contents go to the device straight away, before the entries pointing at them.
+ */
+import createDebug from 'debug';
+import { FsError } from '../../errors';
+import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
+import type { Space } from '../icb';
+import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
+import { decodePathComponents, pathComponentsToPosix } from '../symlink';
+import { dateToTimestamp } from '../time';
+import type { LbAddr } from '../codec/primitives';
+import {
+  FT_DIRECTORY, FT_REGULAR, FT_SYMLINK, FT_FIFO, FT_SOCKET, ICB_FLAG_AD_IN_ICB, ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY,
+  ICB_STRATEGY_4, FID_HIDDEN, Fe, Efe,
+} from '../codec/file';
+import type { Tag } from '../codec/tag';
+import { TAG_FE, TAG_EFE } from '../codec/tag';
+import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, writeNode, truncateNode, storeNode, freeNode, recordedBlocks } from './node';
+import { WDir, loadDir, addEntry, removeEntry, setParent, parentOf, liveEntries, newDir, icbLongAd, nameToIdent } from './directory';
+import { encodePathComponents } from './symlink';
+import { SpaceMap, storeSpaceMap } from './spacemap';
+import { LvidWriter } from './lvid';
+import { PKTFS_IMP_IDENT } from './ident';
+
+const debug = createDebug('pktfs:udf:write');
+
+/** Linux's UDF_MAX_LINKS. */
+const MAX_LINKS = 0xffff;
+const MAX_DEPTH = 4096;
+const MAX_SYMLINK_BYTES = 64 << 10;
+/** 4/14.9.5: owner may change attributes and delete (bits 13, 14), as Linux sets them. */
+const PERM_U_CHATTR = 0x2000;
+const PERM_U_DELETE = 0x4000;
+
+/** What a new file entry copies from the volume: FE or EFE, tag version and serial, AD form. */
+export interface EntryDefaults {
+  kind: 'fe' | 'efe';
+  descTag: Tag;
+  adForm: AdForm;
+}
+
+export interface WritableMount {
+  space: Space;
+  info: VolumeInfo;
+  rootIno: number;
+  owner: OwnerOptions;
+  unhide: boolean;
+  map: SpaceMap;
+  lvid: LvidWriter;
+  defaults: EntryDefaults;
+  numFiles: number;
+  numDirs: number;
+}
+
+function modeToPermissions(mode: number): number {
+  return (mode & 7) | (((mode >> 3) & 7) << 5) | (((mode >> 6) & 7) << 10) | PERM_U_CHATTR | PERM_U_DELETE;
+}
+
+function modeToIcbFlags(mode: number): number {
+  return (mode & 0o4000 ? ICB_FLAG_SETUID : 0) | (mode & 0o2000 ? ICB_FLAG_SETGID : 0) | (mode & 0o1000 ? ICB_FLAG_STICKY : 0);
+}
+
+export class WritableUdfVolume implements WritableVolume {
+  readonly info: VolumeInfo;
+  readonly rootIno: number;
+  private readonly nodes = new Map<number, WNode>();
+  private readonly dirs = new Map<number, WDir>();
+  private readonly ctx: WriteCtx;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private numFiles: number;
+  private numDirs: number;
+
+  constructor(private readonly m: WritableMount) {
+    this.info = m.info;
+    this.rootIno = m.rootIno;
+    this.numFiles = m.numFiles;
+    this.numDirs = m.numDirs;
+    this.ctx = {
+      space: m.space, ref: m.map.ref, alloc: m.map.alloc,
+      beforeWrite: async () => {
+        if (this.closed) throw new FsError('EIO', 'volume closed');
+        await m.lvid.markOpen();
+      },
+    };
+  }
+
+  private get bs(): number {
+    return this.m.space.disc.blockSize;
+  }
+
+  /** Run `fn` after every operation queued before it. */
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(() => {
+      if (this.closed) throw new FsError('EIO', 'volume closed');
+      return fn();
+    }).finally(() => {
+      this.info.freeBlocks = this.m.map.alloc.freeBlocks;
+      this.info.numFiles = this.numFiles;
+      this.info.numDirs = this.numDirs;
+    });
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async node(ino: number): Promise<WNode> {
+    const hit = this.nodes.get(ino);
+    if (hit) return hit;
+    if (!Number.isSafeInteger(ino) || ino < 1) throw new FsError('ENOENT', `inode ${ino} does not exist`);
+    const loc = locOf(ino);
+    if (!this.m.space.partitions[loc.partitionReferenceNum]) throw new FsError('ENOENT', `inode ${ino}: no partition ${loc.partitionReferenceNum}`);
+    const n = await loadNode(this.m.space, ino, loc, this.m.defaults.adForm);
+    this.nodes.set(ino, n);
+    return n;
+  }
+
+  private isDirNode(n: WNode): boolean {
+    return typeBits(n.entry.icbTag.fileType) === S_IFDIR;
+  }
+
+  private async dir(ino: number): Promise<WDir> {
+    const hit = this.dirs.get(ino);
+    if (hit) return hit;
+    const n = await this.node(ino);
+    if (!this.isDirNode(n)) throw new FsError('ENOTDIR', `inode ${ino} is not a directory`);
+    const d = await loadDir(this.ctx, n);
+    this.dirs.set(ino, d);
+    return d;
+  }
+
+  private attrOf(n: WNode): Attr {
+    n.entry.informationLength = n.size;
+    n.entry.logicalBlocksRecorded = recordedBlocks(n);
+    return entryToAttr(n.ino, n.entry, this.bs, this.m.owner);
+  }
+
+  private touch(n: WNode, data: boolean): void {
+    const now = dateToTimestamp(new Date());
+    if (data) n.entry.modificationTime = now;
+    n.entry.attrTime = now;
+    n.dirty = true;
+  }
+
+  /* ------------------------------------------------------------ reading */
+
+  private entryIno(d: WDir, name: string): number {
+    const s = d.byName.get(name);
+    if (!s || ((s.fid.fileCharacteristics & FID_HIDDEN) && !this.m.unhide)) throw new FsError('ENOENT', `${name} not in directory ${d.node.ino}`);
+    return inoOf(s.fid.icb.extLocation);
+  }
+
+  lookup(dirIno: number, name: string): Promise<number> {
+    return this.run(async () => this.entryIno(await this.dir(dirIno), name));
+  }
+
+  getattr(ino: number): Promise<Attr> {
+    return this.run(async () => this.attrOf(await this.node(ino)));
+  }
+
+  readdir(dirIno: number): Promise<DirEntry[]> {
+    return this.run(async () => {
+      const d = await this.dir(dirIno);
+      return liveEntries(d, this.m.unhide).filter((s) => d.byName.get(s.name) === s).map((s) => ({ name: s.name, ino: inoOf(s.fid.icb.extLocation) }));
+    });
+  }
+
+  read(ino: number, offset: number, length: number): Promise<Buffer> {
+    return this.run(async () => {
+      const n = await this.node(ino);
+      if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
+      if (offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+      return readNode(this.m.space, n, offset, length);
+    });
+  }
+
+  readlink(ino: number): Promise<string> {
+    return this.run(async () => {
+      const n = await this.node(ino);
+      if (typeBits(n.entry.icbTag.fileType) !== S_IFLNK) throw new FsError('EINVAL', `inode ${ino} is not a symlink`);
+      if (n.size > MAX_SYMLINK_BYTES) throw new FsError('EIO', `symlink ${ino} is ${n.size} bytes`);
+      return pathComponentsToPosix(decodePathComponents(await readNode(this.m.space, n, 0, n.size)));
+    });
+  }
+
+  /* ------------------------------------------------------------ creating */
+
+  /** A new file entry in its own block near `near`, written at once (before any FID names it). */
+  private async newNode(fileType: number, mode: number, uid: number, gid: number, near: LbAddr): Promise<WNode> {
+    checkSpace(this.ctx, 1, 'new file entry');
+    const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1);
+    const loc: LbAddr = { logicalBlockNum: piece.block, partitionReferenceNum: this.ctx.ref };
+    const now = dateToTimestamp(new Date());
+    const d = this.m.defaults;
+    const common = {
+      descTag: { ...d.descTag, tagIdent: d.kind === 'fe' ? TAG_FE : TAG_EFE, tagLocation: piece.block },
+      icbTag: {
+        priorRecordedNumDirectEntries: 0, strategyType: ICB_STRATEGY_4, strategyParameter: 0, numEntries: 1,
+        fileType, parentICBLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, flags: ICB_FLAG_AD_IN_ICB | modeToIcbFlags(mode),
+      },
+      uid: uid >>> 0, gid: gid >>> 0, permissions: modeToPermissions(mode),
+      fileLinkCount: 1, recordFormat: 0, recordDisplayAttr: 0, recordLength: 0,
+      informationLength: 0, logicalBlocksRecorded: 0,
+      accessTime: now, modificationTime: now, attrTime: now, checkpoint: 1,
+      extendedAttrICB: { extLength: 0, extLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, implUse: new Uint8Array(6) },
+      impIdent: PKTFS_IMP_IDENT, uniqueID: this.m.lvid.nextUniqueId(),
+      lengthExtendedAttr: 0, lengthAllocDescs: 0, extendedAttr: new Uint8Array(0), allocDescs: new Uint8Array(0),
+    };
+    const entry: Fe | Efe = d.kind === 'fe'
+      ? { kind: 'fe', ...common }
+      : { kind: 'efe', ...common, objectSize: 0, createTime: now, streamDirectoryICB: common.extendedAttrICB };
+    const node: WNode = {
+      ino: inoOf(loc), loc, entry, inline: Buffer.alloc(0), runs: [], size: 0, aeds: [],
+      adForm: d.adForm, fresh: new Set(), dirty: true,
+    };
+    this.nodes.set(node.ino, node);
+    return node;
+  }
+
+  /** Checks shared by everything that adds a name. */
+  private async freshName(dirIno: number, name: string): Promise<WDir> {
+    const d = await this.dir(dirIno);
+    nameToIdent(name);
+    if (d.byName.has(name)) throw new FsError('EEXIST', `${name} already in directory ${dirIno}`);
+    await this.ctx.beforeWrite();
+    return d;
+  }
+
+  private async addNonDir(dirIno: number, name: string, fileType: number, mode: number, uid: number, gid: number, data?: Buffer): Promise<number> {
+    const d = await this.freshName(dirIno, name);
+    const n = await this.newNode(fileType, mode, uid, gid, d.node.loc);
+    try {
+      if (data) await writeNode(this.ctx, n, 0, data);
+      await storeNode(this.ctx, n);
+      await addEntry(this.ctx, d, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), false);
+    } catch (e) {
+      freeNode(this.ctx, n);
+      this.nodes.delete(n.ino);
+      throw e;
+    }
+    this.numFiles++;
+    this.touch(d.node, true);
+    return n.ino;
+  }
+
+  create(dirIno: number, name: string, mode: number, uid: number, gid: number): Promise<number> {
+    return this.run(() => this.addNonDir(dirIno, name, FT_REGULAR, mode, uid, gid));
+  }
+
+  mknod(dirIno: number, name: string, mode: number, _rdev: number, uid: number, gid: number): Promise<number> {
+    return this.run(() => {
+      const fmt = mode & S_IFMT;
+      if (fmt === S_IFREG || fmt === 0) return this.addNonDir(dirIno, name, FT_REGULAR, mode, uid, gid);
+      if (fmt === S_IFIFO) return this.addNonDir(dirIno, name, FT_FIFO, mode, uid, gid);
+      if (fmt === S_IFSOCK) return this.addNonDir(dirIno, name, FT_SOCKET, mode, uid, gid);
+      throw new FsError('EPERM', `device nodes (mode 0${mode.toString(8)}) are not written`);
+    });
+  }
+
+  symlink(dirIno: number, name: string, target: string, uid: number, gid: number): Promise<number> {
+    return this.run(() => this.addNonDir(dirIno, name, FT_SYMLINK, 0o777, uid, gid, encodePathComponents(target)));
+  }
+
+  mkdir(dirIno: number, name: string, mode: number, uid: number, gid: number): Promise<number> {
+    return this.run(async () => {
+      const parent = await this.freshName(dirIno, name);
+      if (parent.node.entry.fileLinkCount >= MAX_LINKS) throw new FsError('EMLINK', `directory ${dirIno} has ${MAX_LINKS} links`);
+      const n = await this.newNode(FT_DIRECTORY, mode, uid, gid, parent.node.loc);
+      const d = newDir(this.ctx, n, this.m.defaults.descTag, icbLongAd(parent.node.loc, this.bs, parent.node.entry.uniqueID));
+      try {
+        await storeNode(this.ctx, n);
+        await addEntry(this.ctx, parent, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), true);
+      } catch (e) {
+        freeNode(this.ctx, n);
+        this.nodes.delete(n.ino);
+        throw e;
+      }
+      this.dirs.set(n.ino, d);
+      parent.node.entry.fileLinkCount++;
+      this.touch(parent.node, true);
+      this.numDirs++;
+      return n.ino;
+    });
+  }
+
+  link(ino: number, dirIno: number, name: string): Promise<void> {
+    return this.run(async () => {
+      const n = await this.node(ino);
+      if (this.isDirNode(n)) throw new FsError('EPERM', `inode ${ino} is a directory`);
+      if (n.entry.fileLinkCount >= MAX_LINKS) throw new FsError('EMLINK', `inode ${ino} has ${MAX_LINKS} links`);
+      const d = await this.freshName(dirIno, name);
+      n.entry.fileLinkCount++;
+      this.touch(n, false);
+      await storeNode(this.ctx, n);
+      await addEntry(this.ctx, d, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), false);
+      this.touch(d.node, true);
+    });
+  }
+
+  /* ------------------------------------------------------------ removing */
+
+  /** Drop one link of a non-directory; the last one frees it. */
+  private async dropLink(n: WNode): Promise<void> {
+    n.entry.fileLinkCount = Math.max(0, n.entry.fileLinkCount - 1);
+    if (n.entry.fileLinkCount === 0) {
+      freeNode(this.ctx, n);
+      this.nodes.delete(n.ino);
+      this.numFiles = Math.max(0, this.numFiles - 1);
+    } else {
+      this.touch(n, false);
+    }
+  }
+
+  private async removeDirNode(parent: WDir, target: WDir): Promise<void> {
+    freeNode(this.ctx, target.node);
+    this.nodes.delete(target.node.ino);
+    this.dirs.delete(target.node.ino);
+    parent.node.entry.fileLinkCount = Math.max(1, parent.node.entry.fileLinkCount - 1);
+    this.numDirs = Math.max(0, this.numDirs - 1);
+  }
+
+  unlink(dirIno: number, name: string): Promise<void> {
+    return this.run(async () => {
+      const d = await this.dir(dirIno);
+      const ino = this.entryIno(d, name);
+      const n = await this.node(ino);
+      if (this.isDirNode(n)) throw new FsError('EISDIR', `${name} is a directory`);
+      await this.ctx.beforeWrite();
+      await removeEntry(this.ctx, d, name);
+      await this.dropLink(n);
+      this.touch(d.node, true);
+    });
+  }
+
+  rmdir(dirIno: number, name: string): Promise<void> {
+    return this.run(async () => {
+      const d = await this.dir(dirIno);
+      const ino = this.entryIno(d, name);
+      const t = await this.dir(ino);
+      if (liveEntries(t, true).length > 0) throw new FsError('ENOTEMPTY', `directory ${name} is not empty`);
+      await this.ctx.beforeWrite();
+      await removeEntry(this.ctx, d, name);
+      await this.removeDirNode(d, t);
+      this.touch(d.node, true);
+    });
+  }
+
+  /** Whether directory `ino` is `dirIno` or one of its ancestors (following parent FIDs). */
+  private async isAncestor(ino: number, dirIno: number): Promise<boolean> {
+    let cur = dirIno;
+    for (let i = 0; i < MAX_DEPTH; i++) {
+      if (cur === ino) return true;
+      if (cur === this.rootIno) return false;
+      const p = parentOf(await this.dir(cur));
+      if (!p) return false;
+      const next = inoOf(p);
+      if (next === cur) return false;
+      cur = next;
+    }
+    throw new FsError('ELOOP', `directory ${dirIno}: more than ${MAX_DEPTH} ancestors`);
+  }
+
+  rename(fromDirIno: number, fromName: string, toDirIno: number, toName: string): Promise<void> {
+    return this.run(async () => {
+      const from = await this.dir(fromDirIno);
+      const to = await this.dir(toDirIno);
+      const ino = this.entryIno(from, fromName);
+      const n = await this.node(ino);
+      const isDir = this.isDirNode(n);
+      nameToIdent(toName);
+      if (fromDirIno === toDirIno && fromName === toName) return;
+      if (isDir && await this.isAncestor(ino, toDirIno)) throw new FsError('EINVAL', `cannot move directory ${fromName} into itself`);
+      const existing = to.byName.get(toName);
+      let replaced: { node: WNode; dir?: WDir } | undefined;
+      if (existing) {
+        const tIno = inoOf(existing.fid.icb.extLocation);
+        if (tIno === ino) return; // two links to one file: rename(2) does nothing
+        const tNode = await this.node(tIno);
+        if (this.isDirNode(tNode)) {
+          if (!isDir) throw new FsError('EISDIR', `${toName} is a directory`);
+          const td = await this.dir(tIno);
+          if (liveEntries(td, true).length > 0) throw new FsError('ENOTEMPTY', `directory ${toName} is not empty`);
+          replaced = { node: tNode, dir: td };
+        } else {
+          if (isDir) throw new FsError('ENOTDIR', `${toName} is not a directory`);
+          replaced = { node: tNode };
+        }
+      }
+      if (isDir && !replaced && fromDirIno !== toDirIno && to.node.entry.fileLinkCount >= MAX_LINKS) {
+        throw new FsError('EMLINK', `directory ${toDirIno} has ${MAX_LINKS} links`);
+      }
+      await this.ctx.beforeWrite();
+      const hidden = (from.byName.get(fromName)!.fid.fileCharacteristics & FID_HIDDEN) !== 0;
+      if (replaced) {
+        await removeEntry(this.ctx, to, toName);
+        if (replaced.dir) await this.removeDirNode(to, replaced.dir);
+        else await this.dropLink(replaced.node);
+      }
+      // The new name first: a crash in between leaves two names, never none.
+      await addEntry(this.ctx, to, toName, icbLongAd(n.loc, this.bs, n.entry.uniqueID), isDir, hidden);
+      await removeEntry(this.ctx, from, fromName);
+      if (isDir && fromDirIno !== toDirIno) {
+        await setParent(this.ctx, await this.dir(ino), icbLongAd(to.node.loc, this.bs, to.node.entry.uniqueID));
+        from.node.entry.fileLinkCount = Math.max(1, from.node.entry.fileLinkCount - 1);
+        to.node.entry.fileLinkCount++;
+      }
+      this.touch(n, false);
+      this.touch(from.node, true);
+      this.touch(to.node, true);
+    });
+  }
+
+  /* ------------------------------------------------------------ data and attributes */
+
+  private async regular(ino: number): Promise<WNode> {
+    const n = await this.node(ino);
+    if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
+    return n;
+  }
+
+  write(ino: number, offset: number, data: Buffer): Promise<number> {
+    return this.run(async () => {
+      const n = await this.regular(ino);
+      if (offset < 0) throw new FsError('EINVAL', `write at ${offset}`);
+      if (data.length === 0) return 0;
+      await this.ctx.beforeWrite();
+      const wasInline = n.inline !== null;
+      await writeNode(this.ctx, n, offset, data);
+      this.touch(n, true);
+      // An entry whose data just left the ICB must not keep describing it as embedded.
+      if (wasInline && !n.inline) await storeNode(this.ctx, n);
+      return data.length;
+    });
+  }
+
+  truncate(ino: number, size: number): Promise<void> {
+    return this.run(async () => {
+      const n = await this.regular(ino);
+      if (size < 0) throw new FsError('EINVAL', `truncate to ${size}`);
+      if (size === n.size) return;
+      await this.ctx.beforeWrite();
+      await truncateNode(this.ctx, n, size);
+      this.touch(n, true);
+      // Freed blocks may be reused at once: the entry must stop pointing at them first.
+      await storeNode(this.ctx, n);
+    });
+  }
+
+  setattr(ino: number, attr: SetAttr): Promise<void> {
+    return this.run(async () => {
+      const n = await this.node(ino);
+      await this.ctx.beforeWrite();
+      const e = n.entry;
+      if (attr.mode !== undefined) {
+        e.permissions = modeToPermissions(attr.mode) | (e.permissions & ~0x7fff);
+        e.icbTag.flags = (e.icbTag.flags & ~(ICB_FLAG_SETUID | ICB_FLAG_SETGID | ICB_FLAG_STICKY)) | modeToIcbFlags(attr.mode);
+      }
+      if (attr.uid !== undefined) e.uid = attr.uid >>> 0;
+      if (attr.gid !== undefined) e.gid = attr.gid >>> 0;
+      if (attr.atime !== undefined) e.accessTime = dateToTimestamp(attr.atime);
+      if (attr.mtime !== undefined) e.modificationTime = dateToTimestamp(attr.mtime);
+      this.touch(n, false);
+    });
+  }
+
+  fsync(ino: number): Promise<void> {
+    return this.run(async () => {
+      const n = this.nodes.get(ino);
+      if (n?.dirty) {
+        await this.ctx.beforeWrite();
+        await storeNode(this.ctx, n);
+      }
+      if (this.m.lvid.isOpenOnDisc) await this.m.space.disc.dev.flush();
+    });
+  }
+
+  /** Entries, then the space map, then the LVID's counts (still open), then the device flush. */
+  private async flushAll(): Promise<void> {
+    if (!this.m.lvid.isOpenOnDisc) return;
+    for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
+    await storeSpaceMap(this.m.space, this.m.map);
+    await this.m.space.disc.dev.flush();
+  }
+
+  private counts() {
+    return { numFiles: this.numFiles, numDirs: this.numDirs, free: new Map([[this.m.map.ref, this.m.map.alloc.freeBlocks]]) };
+  }
+
+  sync(): Promise<void> {
+    return this.run(async () => {
+      await this.flushAll();
+      if (this.m.lvid.isOpenOnDisc) await this.m.lvid.close(this.counts(), true);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.run(async () => {
+      await this.flushAll();
+      if (this.m.lvid.isOpenOnDisc) await this.m.lvid.close(this.counts());
+      this.info.integrity = this.m.lvid.isOpenOnDisc && !this.m.lvid.foundOpen ? 'closed' : this.info.integrity;
+      this.info.numFiles = this.numFiles;
+      this.info.numDirs = this.numDirs;
+      this.info.freeBlocks = this.m.map.alloc.freeBlocks;
+      this.closed = true;
+      this.nodes.clear();
+      this.dirs.clear();
+      debug('closed: %d files, %d dirs, %d blocks free', this.numFiles, this.numDirs, this.m.map.alloc.freeBlocks);
+    });
+  }
+}
+
