@@ -4,5 +4,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testTimeout: 120000,
+  // Builds dist/ for the CLI tests in test/bin, which run dist/bin/*.js.
+  globalSetup: '<rootDir>/test/globalSetup.ts',
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: { warnOnly: false }, isolatedModules: true }] },
 };

@@ -1,0 +1,64 @@
+/**
+ * Types for the parts of fuse-native (which ships none) that src/fuse/ uses,
+ * including the private members PktfsFuse overrides (see node_modules/fuse-native/index.js).
+ */
+declare module 'fuse-native' {
+  type Cb = (...args: any[]) => void;
+
+  export interface FuseStat {
+    mode: number;
+    uid: number;
+    gid: number;
+    size: number;
+    nlink: number;
+    ino: number;
+    blocks: number;
+    blksize: number;
+    atime: Date;
+    mtime: Date;
+    ctime: Date;
+  }
+
+  export interface FuseStatfs {
+    bsize: number;
+    frsize: number;
+    blocks: number;
+    bfree: number;
+    bavail: number;
+    files: number;
+    ffree: number;
+    favail: number;
+    fsid: number;
+    flag: number;
+    namemax: number;
+  }
+
+  /** Operation table; each callback takes a result code (0 or a negative errno) first. */
+  export type FuseOps = Record<string, (...args: any[]) => void>;
+
+  export interface FuseOpts {
+    timeout?: number | false;
+    force?: boolean;
+    mkdir?: boolean;
+    debug?: boolean;
+    [key: string]: unknown;
+  }
+
+  class Fuse {
+    constructor(mnt: string, ops: FuseOps, opts?: FuseOpts);
+    readonly mnt: string;
+    readonly opts: FuseOpts;
+    /** Native fuse_thread_t the binding keeps its state in. */
+    _thread: Buffer | null;
+    readonly ops: FuseOps;
+    _fuseOptions(): string;
+    _op_getattr(signal: Cb, path: string): void;
+    _op_fgetattr(signal: Cb, path: string, fd: number): void;
+    _close(cb: Cb): void;
+    mount(cb: (err: Error | null) => void): void;
+    unmount(cb: (err: Error | null) => void): void;
+    close(cb: (err: Error | null) => void): void;
+    static [errno: string]: any;
+  }
+  export = Fuse;
+}

@@ -1,0 +1,42 @@
+/**
+ * File operations: open, read, release. A handle remembers the inode, so reads don't
+ * resolve the path again (and keep working on a file that is open while renamed, later).
+ */
+import { constants as fsc } from 'fs';
+import Fuse from 'fuse-native';
+import { FsError } from '../errors';
+import { type FuseCb, type OpsContext, serve } from './context';
+
+/** open(2) access mode bits (Node's fs.constants lacks O_ACCMODE). */
+const O_ACCMODE = 3;
+
+export function fileOps(ctx: OpsContext) {
+  return {
+    open(path: string, flags: number, cb: FuseCb): void {
+      serve(cb, 'open', path, async () => {
+        const ino = await ctx.resolver.resolve(path);
+        const wantsWrite = (flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0;
+        if (wantsWrite && ctx.readOnly) return [Fuse.EROFS];
+        const attr = await ctx.volume.getattr(ino);
+        if ((attr.mode & fsc.S_IFMT) === fsc.S_IFDIR) throw new FsError('EISDIR', `${path} is a directory`);
+        return [0, ctx.addFile({ ino, path })];
+      });
+    },
+
+    read(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCb): void {
+      serve(cb, 'read', path, async () => {
+        const file = ctx.file(fh);
+        if (!file) throw new FsError('EBADF', `read of ${path}: no open handle ${fh}`);
+        const data = await ctx.volume.read(file.ino, pos, len);
+        const n = Math.min(data.length, len);
+        data.copy(buf, 0, 0, n);
+        return [n];
+      });
+    },
+
+    release(path: string, fh: number, cb: FuseCb): void {
+      ctx.removeFile(fh);
+      cb(0);
+    },
+  };
+}

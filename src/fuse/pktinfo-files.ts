@@ -1,0 +1,243 @@
+/**
+ * The contents of the `.pktinfo` status files, as pure functions of a snapshot of
+ * the mount's state. The formats are an interface (docs/pktinfo.md): version
+ * PKTINFO_VERSION; later versions only add lines and JSON fields, and bump the
+ * version when anything existing changes meaning.
+ */
+import { formatPacketInfo, type PacketDeviceStats } from '../packet';
+import type { VolumeInfo } from '../udf/types';
+
+/** Format version of every file in `.pktinfo`; the `version` file holds it. */
+export const PKTINFO_VERSION = 1;
+
+/** How the mount was made, for the files that show it. */
+export interface MountFacts {
+  /** SOURCE as given to pktfs (image path, /dev/sr0, emu:...). */
+  source: string;
+  readOnly: boolean;
+  /** Why the mount is read-only, in words; absent on a read-write mount. */
+  readOnlyReason?: string;
+  /** Where the packet size came from: `medium`, `option` (-o packet=) or `default`. */
+  packetSource?: 'medium' | 'option' | 'default';
+  /** The drive's medium (MMC profile name), when the source is a drive. */
+  medium?: string;
+  /** Time the mount was made. */
+  mountedAt: Date;
+}
+
+/** Everything the files are generated from, taken at one moment. */
+export interface PktinfoSnapshot {
+  time: Date;
+  mount: MountFacts;
+  volume: VolumeInfo;
+  /** Absent when the mount has no packet layer (never through the pktfs command). */
+  packet?: PacketDeviceStats;
+}
+
+const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
+const json = (v: unknown): string => JSON.stringify(v, null, 2) + '\n';
+const pct = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-');
+
+// ---- version ------------------------------------------------------------------
+
+export function versionFile(): string {
+  return `${PKTINFO_VERSION}\n`;
+}
+
+// ---- volume, volume.json --------------------------------------------------------
+
+export function volumeJson(s: PktinfoSnapshot): object {
+  const v = s.volume;
+  return {
+    version: PKTINFO_VERSION,
+    time: s.time.toISOString(),
+    source: s.mount.source,
+    label: v.label,
+    volumeId: v.volumeId,
+    volumeSetId: v.volumeSetId,
+    uuid: v.uuid,
+    applicationId: v.applicationId,
+    publisherId: v.publisherId,
+    revision: v.revision,
+    minUdfReadRev: v.minUdfReadRev,
+    minUdfWriteRev: v.minUdfWriteRev,
+    maxUdfWriteRev: v.maxUdfWriteRev,
+    blockSize: v.blockSize,
+    session: v.session,
+    sessions: v.sessions,
+    partitions: v.partitions.map((p) => ({ ...p })),
+    integrity: v.integrity,
+    numFiles: v.numFiles,
+    numDirs: v.numDirs,
+    totalBlocks: v.totalBlocks,
+    freeBlocks: v.freeBlocks,
+    usedBlocks: v.totalBlocks - v.freeBlocks,
+    freeBytes: v.freeBlocks * v.blockSize,
+    readOnly: s.mount.readOnly,
+    readOnlyReason: s.mount.readOnly ? (s.mount.readOnlyReason ?? v.readOnlyReason ?? 'read-only mount') : null,
+    warnings: [...v.warnings],
+  };
+}
+
+function partitionLine(p: VolumeInfo['partitions'][number]): string {
+  const extra = p.kind === 'sparable'
+    ? `, packets of ${p.packetLength ?? '?'} blocks, sparing ${p.sparingUsed ?? '?'}/${p.sparingTotal ?? '?'} used`
+    : '';
+  return `\t${p.ref}:\t\t\t${p.kind} (number ${p.number}, ${p.accessType}, blocks ${p.start}+${p.length}${extra})`;
+}
+
+export function volumeText(s: PktinfoSnapshot): string {
+  const v = s.volume;
+  const j = volumeJson(s) as { readOnlyReason: string | null; usedBlocks: number; freeBytes: number };
+  return [
+    `Volume on ${s.mount.source}:`,
+    '',
+    `\tlabel:\t\t\t${v.label}`,
+    `\tvolume id:\t\t${v.volumeId}`,
+    `\tvolume set id:\t\t${v.volumeSetId}`,
+    `\tuuid:\t\t\t${v.uuid || '-'}`,
+    `\tUDF revision:\t\t${v.revision}`,
+    `\tblock size:\t\t${v.blockSize}`,
+    `\tsession:\t\t${v.session} of ${v.sessions}`,
+    `\tintegrity:\t\t${v.integrity}`,
+    `\tfiles:\t\t\t${v.numFiles}`,
+    `\tdirectories:\t\t${v.numDirs}`,
+    `\ttotal blocks:\t\t${v.totalBlocks}`,
+    `\tused blocks:\t\t${j.usedBlocks}`,
+    `\tfree blocks:\t\t${v.freeBlocks} (${kb(j.freeBytes)})`,
+    `\tmount:\t\t\t${s.mount.readOnly ? `read-only: ${j.readOnlyReason}` : 'read-write'}`,
+    '',
+    'Partitions:',
+    ...v.partitions.map(partitionLine),
+    '',
+    'Warnings:',
+    ...(v.warnings.length ? v.warnings.map((w) => `\t${w}`) : ['\tnone']),
+    '',
+  ].join('\n');
+}
+
+// ---- info -----------------------------------------------------------------------
+
+/** pktcdvd's `info` layout (formatPacketInfo), then the mount and a volume summary. */
+export function infoText(s: PktinfoSnapshot, packet: PacketDeviceStats): string {
+  const v = s.volume;
+  return formatPacketInfo(packet) + [
+    '',
+    'Mount:',
+    `\tsource:\t\t\t${s.mount.source}`,
+    `\tmedium:\t\t\t${s.mount.medium ?? 'image or block device'}`,
+    `\tpacket size from:\t${s.mount.packetSource ?? 'default'}`,
+    `\tmode:\t\t\t${s.mount.readOnly ? 'read-only' : 'read-write'}`,
+    `\tmounted:\t\t${s.mount.mountedAt.toISOString()}`,
+    '',
+    'Volume:',
+    `\tlabel:\t\t\t${v.label}`,
+    `\tUDF revision:\t\t${v.revision}`,
+    `\tpartitions:\t\t${v.partitions.map((p) => p.kind).join(' ')}`,
+    `\tintegrity:\t\t${v.integrity}`,
+    `\tfree blocks:\t\t${v.freeBlocks} of ${v.totalBlocks}`,
+    '',
+  ].join('\n');
+}
+
+// ---- stats.json -----------------------------------------------------------------
+
+export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object {
+  return {
+    version: PKTINFO_VERSION,
+    time: s.time.toISOString(),
+    source: s.mount.source,
+    readOnly: s.mount.readOnly,
+    packetSource: s.mount.packetSource ?? 'default',
+    medium: s.mount.medium ?? null,
+    ...packet,
+  };
+}
+
+// ---- cache ----------------------------------------------------------------------
+
+export function cacheText(p: PacketDeviceStats): string {
+  return [
+    `Packet cache on ${p.device}:`,
+    '',
+    'Settings:',
+    `\tcache size:\t\t${kb(p.cacheBytes)} (${Math.floor(p.cacheBytes / p.packetBytes)} packets)`,
+    `\tdirty limit:\t\t${kb(p.dirtyLimitBytes)}`,
+    `\tpacket size:\t\t${kb(p.packetBytes)}`,
+    `\tidle flush:\t\t${p.flushDelayMs === null ? 'off' : `${p.flushDelayMs}ms`}`,
+    '',
+    'Use:',
+    `\tcached:\t\t\t${p.cachedPackets} packets, ${kb(p.cachedBytes)} (${pct(p.cachedBytes, p.cacheBytes)})`,
+    `\tdirty or in flight:\t${kb(p.activeBytes)}`,
+    `\tstate:\t\t\tclean:${p.states.clean} dirty:${p.states.dirty} gathering:${p.states.gathering} writing:${p.states.writing}`,
+    `\tread:\t\t\t${kb(p.bytesRead)}`,
+    `\tread from cache:\t${kb(p.bytesReadFromCache)} (${pct(p.bytesReadFromCache, p.bytesRead)})`,
+    `\tread from device:\t${kb(p.bytesReadFromDevice)}`,
+    '',
+  ].join('\n');
+}
+
+// ---- wear, wear.json ------------------------------------------------------------
+
+export function wearJson(s: PktinfoSnapshot, p: PacketDeviceStats): object {
+  return {
+    version: PKTINFO_VERSION,
+    time: s.time.toISOString(),
+    packetBytes: p.packetBytes,
+    sectorsPerPacket: p.sectorsPerPacket,
+    sectorSize: p.sectorSize,
+    packetCount: p.packetCount,
+    packetsWritten: p.packetsWrittenDistinct,
+    packetRewrites: p.packetRewrites,
+    maxPacketWrites: p.maxPacketWrites,
+    mostWritten: p.mostWritten.map((w) => ({ ...w, firstSector: w.packet * p.sectorsPerPacket })),
+    histogram: p.wearHistogram.map((b) => ({ ...b })),
+  };
+}
+
+export function wearText(p: PacketDeviceStats): string {
+  const bucket = (min: number, max: number): string => (min === max ? `${min}` : `${min}-${max}`);
+  return [
+    `Media wear on ${p.device} (writes since mount):`,
+    '',
+    `\tpackets written:\t${p.packetsWrittenDistinct} of ${p.packetCount}`,
+    `\tpacket rewrites:\t${p.packetRewrites}`,
+    `\tmost writes:\t\t${p.maxPacketWrites}`,
+    '',
+    'Most written (packet, writes, first sector):',
+    ...(p.mostWritten.length
+      ? p.mostWritten.map((w) => `\t${w.packet}\t${w.writes}\t${w.packet * p.sectorsPerPacket}`)
+      : ['\tnone']),
+    '',
+    'Histogram (writes, packets):',
+    ...(p.wearHistogram.length ? p.wearHistogram.map((b) => `\t${bucket(b.min, b.max)}\t${b.packets}`) : ['\tnone']),
+    '',
+  ].join('\n');
+}
+
+// ---- the directory --------------------------------------------------------------
+
+/** A file of `.pktinfo`: its name, whether it needs the packet layer, and its contents. */
+export interface PktinfoFileSpec {
+  name: string;
+  /** Only present when the mount has a packet layer. */
+  needsPacket: boolean;
+  /** The control file: write-only, empty when read. */
+  control?: boolean;
+  render(s: PktinfoSnapshot): string;
+}
+
+const withPacket = (f: (s: PktinfoSnapshot, p: PacketDeviceStats) => string) => (s: PktinfoSnapshot): string => f(s, s.packet!);
+
+/** In the order `ls -f` shows them. */
+export const PKTINFO_FILES: PktinfoFileSpec[] = [
+  { name: 'version', needsPacket: false, render: versionFile },
+  { name: 'info', needsPacket: true, render: withPacket(infoText) },
+  { name: 'stats.json', needsPacket: true, render: withPacket((s, p) => json(statsJson(s, p))) },
+  { name: 'volume', needsPacket: false, render: volumeText },
+  { name: 'volume.json', needsPacket: false, render: (s) => json(volumeJson(s)) },
+  { name: 'cache', needsPacket: true, render: withPacket((_s, p) => cacheText(p)) },
+  { name: 'wear', needsPacket: true, render: withPacket((_s, p) => wearText(p)) },
+  { name: 'wear.json', needsPacket: true, render: withPacket((s, p) => json(wearJson(s, p))) },
+  { name: 'flush', needsPacket: false, control: true, render: () => '' },
+];

@@ -1,0 +1,92 @@
+/**
+ * The FUSE layer's pure parts: the option list handed to libfuse, mountinfo parsing,
+ * errno mapping and the path resolver's cache.
+ */
+import Fuse from 'fuse-native';
+import { fuseOptionList } from '../../src/fuse/fuse';
+import { parseMountinfo } from '../../src/fuse/mountinfo';
+import { errnoOf, toErrno } from '../../src/fuse/errno';
+import { PathResolver } from '../../src/fuse/resolver';
+import { toFuseStatfs } from '../../src/fuse/ops-attr';
+import { FsError } from '../../src/errors';
+import { MemVolume, memInfo } from './memvolume';
+
+describe('fuseOptionList', () => {
+  test('read-only: big_writes, large max_read/max_write, fsname, subtype, ro, noatime, default_permissions', () => {
+    const o = fuseOptionList({ source: '/dev/sr0', readOnly: true });
+    expect(o).toEqual(expect.arrayContaining(['fsname=/dev/sr0', 'subtype=pktfs', 'ro', 'noatime', 'default_permissions', 'big_writes', 'max_write=131072', 'max_read=131072', 'use_ino']));
+    expect(o).not.toContain('allow_other');
+  });
+
+  test('commas in the source are escaped for libfuse; asked-for options are added', () => {
+    const o = fuseOptionList({ source: '/tmp/a,b\\c.img', readOnly: false, allowOther: true, nonempty: true, vfsFlags: ['nosuid'] });
+    expect(o[0]).toBe('fsname=/tmp/a\\,b\\\\c.img');
+    expect(o).toEqual(expect.arrayContaining(['allow_other', 'nonempty', 'nosuid']));
+    expect(o).not.toContain('ro');
+  });
+});
+
+test('parseMountinfo unescapes paths and splits the optional fields off', () => {
+  const text =
+    '36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n' +
+    '99 36 0:52 / /tmp/m ro,nosuid,noatime - fuse.pktfs /tmp/a\\040b.img ro,user_id=0,group_id=0,default_permissions\n';
+  expect(parseMountinfo(text)).toEqual([
+    { id: 36, mountPoint: '/mnt/with space', mountOptions: ['rw', 'noatime'], fsType: 'ext3', source: '/dev/root', superOptions: ['rw', 'errors=continue'] },
+    { id: 99, mountPoint: '/tmp/m', mountOptions: ['ro', 'nosuid', 'noatime'], fsType: 'fuse.pktfs', source: '/tmp/a b.img', superOptions: ['ro', 'user_id=0', 'group_id=0', 'default_permissions'] },
+  ]);
+});
+
+describe('errno mapping', () => {
+  test('an FsError keeps its errno', () => {
+    expect(toErrno(new FsError('ENOENT', 'x'), 'getattr', '/x')).toBe(-2);
+    expect(toErrno(new FsError('EUCLEAN', 'x'), 'read', '/x')).toBe(-117);
+    expect(errnoOf('EROFS')).toBe(Fuse.EROFS);
+  });
+
+  test('anything else is EIO', () => {
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(toErrno(new RangeError('boom'), 'read', '/x')).toBe(-5);
+      expect(toErrno('a string', 'read', '/x')).toBe(-5);
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errnoOf('ENOTANERRNO')).toBe(-5);
+  });
+});
+
+test('statfs comes from the volume info', () => {
+  expect(toFuseStatfs(memInfo({ blockSize: 512, totalBlocks: 100, freeBlocks: 40, numFiles: 7, numDirs: 3 }))).toMatchObject({
+    bsize: 512, frsize: 512, blocks: 100, bfree: 40, bavail: 40, files: 10, namemax: 255,
+  });
+});
+
+describe('PathResolver', () => {
+  const vol = new MemVolume({
+    kind: 'dir',
+    children: { a: { kind: 'dir', children: { b: { kind: 'dir', children: { c: { kind: 'file', data: Buffer.from('c') } } } } } },
+  });
+
+  test('walks the path once, then answers from its cache', async () => {
+    const r = new PathResolver(vol);
+    expect(await r.resolve('/')).toBe(vol.rootIno);
+    const before = vol.lookups;
+    const c = await r.resolve('/a/b/c');
+    expect(vol.lookups - before).toBe(3);
+    expect(await r.resolve('/a/b/c')).toBe(c);
+    expect(await r.resolve('/a/b')).toBeGreaterThan(0);
+    expect(vol.lookups - before).toBe(3);
+  });
+
+  test('failures are not cached; forget drops a subtree', async () => {
+    const r = new PathResolver(vol);
+    await expect(r.resolve('/a/x')).rejects.toMatchObject({ errno: 'ENOENT' });
+    await expect(r.resolve('/a/b/c/d')).rejects.toMatchObject({ errno: 'ENOTDIR' });
+    await r.resolve('/a/b/c');
+    const before = vol.lookups;
+    r.forget('/a/b');
+    await r.resolve('/a/b/c');
+    expect(vol.lookups - before).toBe(2);
+  });
+});
