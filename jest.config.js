@@ -6,5 +6,5 @@ module.exports = {
   testTimeout: 120000,
   // Builds dist/ for the CLI tests in test/bin, which run dist/bin/*.js.
   globalSetup: '<rootDir>/test/globalSetup.ts',
-  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: { warnOnly: false }, isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: { warnOnly: false } }] },
 };
