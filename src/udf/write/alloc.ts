@@ -19,9 +19,11 @@ export interface Piece {
 
 export class Allocator {
   private freeCount = 0;
+  /** Used blocks per packet, so that a packet's state is known without counting bits. */
+  private readonly usage: Uint32Array;
   /** Packets in which blocks were freed during this mount. */
   private readonly justFreed = new Set<number>();
-  /** Where the last allocation ended: the next small one looks there first. */
+  /** Where the last allocation ended: the next one without a goal looks there first. */
   private cursor = 0;
   /** True when the map differs from what is on the disc. */
   dirty = false;
@@ -31,7 +33,11 @@ export class Allocator {
    * @param packetBlocks packet size in blocks (1 disables packet preferences).
    */
   constructor(readonly free: Uint8Array, readonly numBits: number, readonly packetBlocks: number) {
-    for (let i = 0; i < numBits; i++) if (this.isFree(i)) this.freeCount++;
+    this.usage = new Uint32Array(Math.ceil(numBits / packetBlocks));
+    for (let i = 0; i < numBits; i++) {
+      if (this.isFree(i)) this.freeCount++;
+      else this.usage[Math.floor(i / packetBlocks)]++;
+    }
   }
 
   get freeBlocks(): number {
@@ -43,7 +49,10 @@ export class Allocator {
   }
 
   private setUsed(b: number, n: number): void {
-    for (let i = b; i < b + n; i++) this.free[i >> 3] &= ~(1 << (i & 7));
+    for (let i = b; i < b + n; i++) {
+      this.free[i >> 3] &= ~(1 << (i & 7));
+      this.usage[Math.floor(i / this.packetBlocks)]++;
+    }
     this.freeCount -= n;
     this.dirty = true;
   }
@@ -55,46 +64,54 @@ export class Allocator {
     return n;
   }
 
-  private packetUsage(pk: number): number {
-    const pb = this.packetBlocks;
-    let used = 0;
-    for (let b = pk * pb; b < Math.min(this.numBits, (pk + 1) * pb); b++) if (!this.isFree(b)) used++;
-    return used;
+  private packetSize(pk: number): number {
+    return Math.min(this.packetBlocks, this.numBits - pk * this.packetBlocks);
   }
 
-  /** First free block from `from` (wrapping) satisfying `ok`, or -1. */
-  private scan(from: number, ok: (b: number) => boolean): number {
-    const n = this.numBits;
-    for (let i = 0; i < n; i++) {
-      const b = (from + i) % n;
-      // Skip whole bytes with nothing free.
-      if ((b & 7) === 0 && this.free[b >> 3] === 0 && b + 8 <= n) {
-        i += 7;
-        continue;
-      }
-      if (this.isFree(b) && ok(b)) return b;
+  /** First free block of packet `pk` at or after `from` (wrapping inside the packet). */
+  private firstFreeIn(pk: number, from: number): number {
+    const start = pk * this.packetBlocks;
+    const size = this.packetSize(pk);
+    const skip = from >= start && from < start + size ? from - start : 0;
+    for (let i = 0; i < size; i++) {
+      const b = start + ((skip + i) % size);
+      if (this.isFree(b)) return b;
     }
     return -1;
   }
 
-  /** Where an allocation of `want` blocks near `goal` should start. */
+  /** The first packet from the one holding `from` (wrapping) that `ok` accepts, or -1. */
+  private findPacket(from: number, ok: (pk: number) => boolean): number {
+    const n = this.usage.length;
+    const first = Math.floor(from / this.packetBlocks) % n;
+    for (let i = 0; i < n; i++) {
+      const pk = (first + i) % n;
+      if (ok(pk)) return pk;
+    }
+    return -1;
+  }
+
+  /** Where an allocation of `want` blocks near `goal` should start, or -1 when nothing is free. */
   private pickStart(want: number, goal: number | undefined): number {
     const pb = this.packetBlocks;
-    const fresh = (b: number) => !this.justFreed.has(Math.floor(b / pb));
-    if (goal !== undefined && this.isFree(goal) && fresh(goal)) return goal;
-    const from = goal ?? this.cursor;
-    if (pb > 1 && want < pb) {
-      // Fill a packet that is already partly used.
-      const b = this.scan(from, (x) => fresh(x) && this.packetUsage(Math.floor(x / pb)) > 0);
-      if (b >= 0) return b;
+    const fresh = (pk: number) => !this.justFreed.has(pk);
+    const partly = (pk: number) => this.usage[pk] > 0 && this.usage[pk] < this.packetSize(pk);
+    const empty = (pk: number) => this.usage[pk] === 0;
+    const someFree = (pk: number) => this.usage[pk] < this.packetSize(pk);
+    if (goal !== undefined && this.isFree(goal) && fresh(Math.floor(goal / pb))) return goal;
+    const from = Math.min(this.numBits - 1, Math.max(0, goal ?? this.cursor));
+    const passes: ((pk: number) => boolean)[] = [
+      // A small allocation fills a packet already in use; a large one opens empty packets.
+      ...(pb > 1 && want < pb ? [(pk: number) => fresh(pk) && partly(pk)] : []),
+      ...(pb > 1 ? [(pk: number) => fresh(pk) && empty(pk)] : []),
+      (pk) => fresh(pk) && someFree(pk),
+      someFree,
+    ];
+    for (const ok of passes) {
+      const pk = this.findPacket(from, ok);
+      if (pk >= 0) return this.firstFreeIn(pk, from);
     }
-    if (pb > 1) {
-      // Open a whole free packet.
-      const b = this.scan(from - (from % pb), (x) => x % pb === 0 && fresh(x) && this.runFrom(x, pb) === Math.min(pb, this.numBits - x));
-      if (b >= 0) return b;
-    }
-    const b = this.scan(from, fresh);
-    return b >= 0 ? b : this.scan(from, () => true);
+    return -1;
   }
 
   /**
@@ -130,6 +147,7 @@ export class Allocator {
       if (b < 0 || b >= this.numBits) throw new FsError('EIO', `freeing block ${b} outside the space map (${this.numBits})`);
       if (this.isFree(b)) throw new FsError('EIO', `block ${b} freed twice`);
       this.free[b >> 3] |= 1 << (b & 7);
+      this.usage[Math.floor(b / this.packetBlocks)]--;
       if (wear) this.justFreed.add(Math.floor(b / this.packetBlocks));
     }
     this.freeCount += count;

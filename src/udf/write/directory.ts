@@ -27,7 +27,9 @@ export interface Slot {
 
 export interface WDir {
   node: WNode;
+  /** The directory's bytes: a view of the start of `store`, which has room to grow. */
   bytes: Buffer;
+  store: Buffer;
   slots: Slot[];
   /** Live entries (not deleted, not the parent) by name; the first of equal names wins, as in the reader. */
   byName: Map<string, Slot>;
@@ -39,7 +41,7 @@ export async function loadDir(ctx: WriteCtx, node: WNode): Promise<WDir> {
   const bs = ctx.space.disc.blockSize;
   const bytes = await readNode(ctx.space, node, 0, node.size);
   const data = nodeFileData(node, bs);
-  const dir: WDir = { node, bytes, slots: [], byName: new Map() };
+  const dir: WDir = { node, bytes, store: bytes, slots: [], byName: new Map() };
   const what = `directory ${node.ino}`;
   let pos = 0;
   while (pos + fid.size <= bytes.length) {
@@ -112,6 +114,19 @@ export function parentFidBytes(descTag: Fid['descTag'], parentIcb: LongAd): Buff
   return buf;
 }
 
+/** Room for `size` more bytes at the end (the store doubles, so appends stay linear); returns where. */
+function appendSpace(dir: WDir, size: number): number {
+  const pos = dir.bytes.length;
+  if (pos + size > dir.store.length) {
+    const store = Buffer.alloc(Math.max(2 * dir.store.length, pos + size, 4096));
+    dir.bytes.copy(store);
+    dir.store = store;
+  }
+  dir.store.fill(0, pos, pos + size);
+  dir.bytes = dir.store.subarray(0, pos + size);
+  return pos;
+}
+
 /** Add an entry (the name must not be there yet). */
 export async function addEntry(ctx: WriteCtx, dir: WDir, name: string, icb: LongAd, isDir: boolean, hidden = false): Promise<void> {
   const ident = nameToIdent(name);
@@ -123,9 +138,8 @@ export async function addEntry(ctx: WriteCtx, dir: WDir, name: string, icb: Long
     slot.fid = f;
     slot.name = name;
   } else {
-    slot = { pos: dir.bytes.length, size, fid: f, name };
+    slot = { pos: appendSpace(dir, size), size, fid: f, name };
     dir.slots.push(slot);
-    dir.bytes = Buffer.concat([dir.bytes, Buffer.alloc(size)]);
   }
   fid.encode(f, dir.bytes, slot.pos);
   dir.byName.set(name, slot);
@@ -179,7 +193,7 @@ export function newDir(ctx: WriteCtx, node: WNode, descTag: Fid['descTag'], pare
   const bytes = parentFidBytes(descTag, parentIcb);
   node.inline = Buffer.from(bytes);
   node.size = bytes.length;
-  const dir: WDir = { node, bytes: node.inline, slots: [{ pos: 0, size: bytes.length, fid: fid.decode(bytes, 0), name: '' }], byName: new Map() };
+  const dir: WDir = { node, bytes: node.inline, store: node.inline, slots: [{ pos: 0, size: bytes.length, fid: fid.decode(bytes, 0), name: '' }], byName: new Map() };
   tagSlot(dir, dir.slots[0], ctx.space.disc.blockSize);
   return dir;
 }

@@ -1,0 +1,66 @@
+/**
+ * The block allocator on its own: contiguous runs from a goal, packets that
+ * are partly used filled before new ones are opened, whole free packets for
+ * large allocations, just-freed packets used last, all-or-nothing ENOSPC,
+ * double frees caught.
+ */
+import { Allocator } from '../../src/udf/write/alloc';
+
+/** A map of `n` blocks, all free except `used`. */
+function map(n: number, used: number[] = [], packet = 8): Allocator {
+  const free = new Uint8Array(Math.ceil(n / 8));
+  for (let b = 0; b < n; b++) if (!used.includes(b)) free[b >> 3] |= 1 << (b & 7);
+  return new Allocator(free, n, packet);
+}
+
+describe('Allocator', () => {
+  it('takes a contiguous run at the goal', () => {
+    const a = map(64);
+    expect(a.allocate(5, 10)).toEqual([{ block: 10, count: 5 }]);
+    expect(a.freeBlocks).toBe(59);
+    expect(a.dirty).toBe(true);
+  });
+
+  it('fills a partly used packet before opening an empty one', () => {
+    // Packets of 8: packet 2 (blocks 16-23) has blocks 16-18 used; everything else is free.
+    const a = map(64, [16, 17, 18]);
+    expect(a.allocate(1)).toEqual([{ block: 19, count: 1 }]);
+    expect(a.allocate(2)).toEqual([{ block: 20, count: 2 }]);
+  });
+
+  it('gives a large allocation whole free packets', () => {
+    const a = map(64, [0, 1, 2, 16]);
+    expect(a.allocate(8)).toEqual([{ block: 8, count: 8 }]);
+    expect(a.allocate(8)).toEqual([{ block: 24, count: 8 }]);
+  });
+
+  it('uses just-freed packets last', () => {
+    const a = map(32, [], 8);
+    a.allocate(32, 0);
+    a.release(0, 8); // packet 0 freed during this mount
+    a.release(12, 2, false); // blocks of packet 1 freed without wear tracking (a rollback)
+    expect(a.allocate(1)).toEqual([{ block: 12, count: 1 }]);
+    expect(a.allocate(1)).toEqual([{ block: 13, count: 1 }]);
+    // Only the just-freed packet is left: it is used rather than failing.
+    expect(a.allocate(1)).toEqual([{ block: 0, count: 1 }]);
+  });
+
+  it('splits across runs when no run is long enough', () => {
+    const a = map(16, [4, 5, 6, 7, 12, 13, 14, 15], 1);
+    expect(a.allocate(8, 0)).toEqual([{ block: 0, count: 4 }, { block: 8, count: 4 }]);
+  });
+
+  it('is all or nothing on ENOSPC', () => {
+    const a = map(16, [0, 1]);
+    expect(() => a.allocate(15)).toThrow(expect.objectContaining({ errno: 'ENOSPC' }));
+    expect(a.freeBlocks).toBe(14);
+  });
+
+  it('catches a double free and frees outside the map', () => {
+    const a = map(16);
+    expect(() => a.release(3, 1)).toThrow(expect.objectContaining({ errno: 'EIO' }));
+    a.allocate(1, 3);
+    a.release(3, 1);
+    expect(() => a.release(20, 1)).toThrow(expect.objectContaining({ errno: 'EIO' }));
+  });
+});
