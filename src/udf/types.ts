@@ -23,6 +23,10 @@ export interface UdfMountOptions {
   readWrite?: boolean;
   /** Packet size in blocks for packet-aware allocation; the sparing map's, else 32 KiB, when absent. `-o packet=` */
   packetBlocks?: number;
+  /** Read-write: settle the volume (LVID closed) after this many ms without changes; never when absent. `-o flush=` */
+  idleSettleMs?: number;
+  /** Read-write even when the volume was found open (not closed after its last use). `-o force` */
+  allowOpen?: boolean;
 }
 
 export type PartitionKind = 'physical' | 'sparable' | 'virtual' | 'metadata';
@@ -147,6 +151,12 @@ export interface WritableVolume extends Volume {
   fsync(ino: number): Promise<void>;
   /** Everything reaches the device; the LVID stays open. */
   sync(): Promise<void>;
+  /**
+   * Everything reaches the device and the LVID is closed with its counts, so the
+   * disc is consistent as it stands (`.pktinfo/flush`, and after `idleSettleMs`
+   * without changes); the next change marks it open again.
+   */
+  settle(): Promise<void>;
 }
 
 export function isWritable(v: Volume): v is WritableVolume {

@@ -55,6 +55,9 @@ function refusal(p: MountParts): string | undefined {
     if (domainFlags(r) & DOMAIN_SOFT_WRITE_PROTECT) return `the ${what} is soft write-protected (domain identifier flag)`;
   }
   if (!p.lvid || p.lvidBlock === undefined || !p.lvid.impUse) return 'the logical volume integrity descriptor is damaged or missing';
+  if (p.info.integrity === 'open' && !p.opts.allowOpen) {
+    return 'the volume was not closed properly after it was last written: check it with `pktfs fsck` (or mount with -o force to write all the same)';
+  }
   const minWrite = p.lvid.impUse.minUDFWriteRev;
   if (minWrite > MAX_WRITE_REV) return `writing the volume needs UDF ${revisionText(minWrite)}; pktfs writes UDF up to ${revisionText(MAX_WRITE_REV)}`;
   const parts = p.space.partitions.filter((x) => x);
@@ -108,6 +111,6 @@ export async function mountWritable(p: MountParts): Promise<WritableUdfVolume | 
   return new WritableUdfVolume({
     space: p.space, info: p.info, rootIno: p.rootIno, owner: p.owner, unhide: !!p.opts.unhide,
     map, lvid: writer, defaults: entryDefaults(p.root),
-    numFiles: lvid.impUse!.numFiles, numDirs: lvid.impUse!.numDirs,
+    numFiles: lvid.impUse!.numFiles, numDirs: lvid.impUse!.numDirs, idleSettleMs: p.opts.idleSettleMs,
   });
 }

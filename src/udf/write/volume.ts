@@ -55,6 +55,8 @@ export interface WritableMount {
   defaults: EntryDefaults;
   numFiles: number;
   numDirs: number;
+  /** Settle (entries, space map, LVID closed) after this long without changes; never when absent or Infinity. */
+  idleSettleMs?: number;
 }
 
 function modeToPermissions(mode: number): number {
@@ -75,6 +77,9 @@ export class WritableUdfVolume implements WritableVolume {
   private closed = false;
   private numFiles: number;
   private numDirs: number;
+  /** The running operation changed something (so the idle countdown restarts). */
+  private opChanged = false;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -85,7 +90,11 @@ export class WritableUdfVolume implements WritableVolume {
       space: m.space, ref: m.map.ref, alloc: m.map.alloc,
       beforeWrite: async () => {
         if (this.closed) throw new FsError('EIO', 'volume closed');
-        await m.lvid.markOpen();
+        this.opChanged = true;
+        if (!m.lvid.isOpenOnDisc) {
+          await m.lvid.markOpen();
+          this.info.integrity = 'open';
+        }
       },
     };
   }
@@ -103,6 +112,9 @@ export class WritableUdfVolume implements WritableVolume {
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
       this.info.numFiles = this.numFiles;
       this.info.numDirs = this.numDirs;
+      // Only changes restart the countdown: reads in between must not keep the volume open.
+      if (this.opChanged) this.armIdle();
+      this.opChanged = false;
     });
     this.queue = p.catch(() => undefined);
     return p;
@@ -497,11 +509,34 @@ export class WritableUdfVolume implements WritableVolume {
     });
   }
 
+  /** Restart the idle countdown after a change. */
+  private armIdle(): void {
+    const ms = this.m.idleSettleMs;
+    if (ms === undefined || !(ms < 2 ** 31)) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.settle().catch((e) => debug('idle settle failed: %s', (e as Error).message));
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /** Entries, space map, then the LVID closed with its counts: a consistent, closed volume on the disc. */
+  private async settleNow(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    if (!this.m.lvid.isOpenOnDisc) return;
+    await this.flushAll();
+    await this.m.lvid.close(this.counts());
+    this.info.integrity = this.m.lvid.isOpenOnDisc ? 'open' : 'closed';
+  }
+
+  settle(): Promise<void> {
+    return this.run(() => this.settleNow());
+  }
+
   close(): Promise<void> {
     return this.run(async () => {
-      await this.flushAll();
-      if (this.m.lvid.isOpenOnDisc) await this.m.lvid.close(this.counts());
-      this.info.integrity = this.m.lvid.isOpenOnDisc && !this.m.lvid.foundOpen ? 'closed' : this.info.integrity;
+      await this.settleNow();
       this.info.numFiles = this.numFiles;
       this.info.numDirs = this.numDirs;
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
