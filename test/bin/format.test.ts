@@ -11,6 +11,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatCommand, FORMAT_EXIT, type FormatCliOptions, type FormatIo } from '../../bin/format';
 import { MEDIA } from '../../src/drive/emu/media';
+import { openSource } from '../../src/drive/open';
+import { openVolume, isWritable } from '../../src/udf';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools, pool, runAsync, udfinfo } from '../helpers/tools';
 import { withImage } from '../helpers/volume';
@@ -108,6 +110,20 @@ describeIf('pktfs format on the emulated drive', () => {
     expect(writes.filter((w) => (w.lba ?? 0) % packet !== 0 || (w.count ?? 0) % packet !== 0)).toEqual([]);
     expect(log.some((l) => l.name === 'FORMAT UNIT')).toBe(x.action !== 'already formatted');
     if (x.p === 'cdrw') expect(log.some((l) => l.name === 'MODE SELECT(10)')).toBe(true); // write parameters: fixed packets
+  });
+
+  test.each(PROFILES.map((x) => [x.p, x] as const))('%s: our reader mounts it read-write through the drive', async (_p, x) => {
+    const dev = await openSource(`emu:${x.p}:${results.get(x.p)!.img}`);
+    try {
+      const vol = await openVolume(dev, { readWrite: true });
+      expect(vol.info.readOnlyReason).toBeUndefined();
+      expect(isWritable(vol)).toBe(true);
+      expect(vol.info.partitions.map((p) => p.kind)).toEqual([x.kind === 'sparable' ? 'sparable' : 'physical']);
+      expect((await vol.readdir(vol.rootIno)).map((e) => e.name).sort()).toEqual(['dir', 'small.txt']);
+      await vol.close();
+    } finally {
+      await dev.close();
+    }
   });
 
   test.each(['cdr', 'dvdr', 'bdr'])('%s: refused as write-once, status 3, nothing written', async (p) => {
