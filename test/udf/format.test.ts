@@ -174,16 +174,20 @@ describe('formatVolume', () => {
     await vol.close();
   });
 
-  (haveTools('mkudffs', 'udfinfo') ? test : test.skip)('a volume of another block size that was there is not found afterwards', async () => {
-    const img = path.join(tmp, 'old.img');
-    await mkudffsImage(img, 20000, 'hd', '2.01', 2048, ['--lvid=OLD']);
-    const dev = await ImageDevice.open(img);
-    await formatVolume(dev, { media: 'hd', blockSize: 512, label: 'NEW' });
-    await dev.close();
-    const info = await withImage(img, {}, async (v) => v.info);
-    expect([info.label, info.blockSize]).toEqual(['NEW', 512]);
-    expect(udfinfo(img).fields.label).toBe('NEW');
-  });
+  (haveTools('mkudffs', 'udfinfo') ? test.each : test.skip.each)([[2048, 512, 'dvdram'], [4096, 2048, 'dvdram'], [4096, 512, 'cdrw']] as const)(
+    'a volume with %s-byte blocks that was there is gone after formatting with %s-byte blocks (%s)', async (oldBs, newBs, media) => {
+      const img = path.join(tmp, `old-${oldBs}-${newBs}.img`);
+      await mkudffsImage(img, (80 << 20) / oldBs, 'hd', '2.01', oldBs, ['--lvid=OLD']);
+      const dev = await ImageDevice.open(img);
+      await formatVolume(dev, { media, blockSize: newBs, label: 'NEW' });
+      await dev.close();
+      const info = await withImage(img, {}, async (v) => v.info);
+      expect([info.label, info.blockSize]).toEqual(['NEW', newBs]);
+      expect(udfinfo(img).fields.label).toBe('NEW');
+      // looking with the old block size finds no anchor at all (mkudffs's old anchors were erased)
+      await expect(withImage(img, { blockSize: oldBs }, async (v) => v.info)).rejects.toMatchObject({ errno: 'ENODEV' });
+      expect(udfinfo(img, { blockSize: oldBs }).fields.label).toBeUndefined();
+    });
 
   test('bad options are refused before anything is written', async () => {
     const dev = new MemoryDevice({ sectorSize: 2048, sectorCount: 8192 });
