@@ -244,6 +244,9 @@ async function formatDrive(source: string, p: Parsed, o: FormatCliOptions, io: F
       throw new Exit(FORMAT_EXIT.MEDIUM, `${subject}: a ${profileName(profile)} disc is not rewritable: it cannot be formatted for packet writing`);
     }
     const media = p.media ?? defaultMedia;
+    if (p.packet !== undefined && profile !== Profile.CD_RW) {
+      throw new Usage(`--packet: only CD-RW discs are formatted with a chosen packet size (this is a ${profileName(profile)} disc)`);
+    }
 
     // Look for a volume on what is readable now.
     const look = await MmcBlockDevice.open(drive, { readOnly: true, closeDrive: false, lockTray: false }).catch(() => undefined);

@@ -227,6 +227,7 @@ describeIf('pktfs format on image files', () => {
       [`emu:cdrw:${path.join(tmp, 'x.img')}`, '1000', {}, /BLOCKS is for image files/],
       [`emu:cdrw:${path.join(tmp, 'x.img')}`, undefined, { blocksize: '512' }, /optical discs have 2048-byte blocks/],
       ['emu:floppy:/x.img', undefined, {}, /unknown profile "floppy"/],
+      [`emu:dvdrw:${path.join(tmp, 'y.img')}`, undefined, { packet: '32' }, /--packet: only CD-RW discs .* DVD-RW/],
     ];
     for (const [s, b, o, re] of cases) {
       const r = await run(s, b, o);
