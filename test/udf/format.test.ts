@@ -144,7 +144,7 @@ describe('formatVolume', () => {
     expect(vol.info.volumeId).toBe('Ünïcode label ✓'); // 15 16-bit characters: all the PVD's 32-byte field holds
     expect(vol.info.uuid).toBe('abcdef0123456789');
     const root = await vol.getattr(vol.rootIno);
-    expect([root.uid, root.gid, (root.mode & 0o7777).toString(8)]).toEqual([1000, 100, '750']);
+    expect([root.uid, root.gid, (root.mode & 0o7777).toString(8)]).toEqual([1000, 100, '1750']);
     expect(await vol.readdir(vol.rootIno)).toEqual([]);
     await vol.close();
   });

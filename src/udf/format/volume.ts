@@ -31,7 +31,8 @@ import {
   type PartitionMap,
 } from '../codec/volume';
 import {
-  fsd, fe, efe, fid, sbd, FT_DIRECTORY, ICB_FLAG_AD_IN_ICB, ICB_STRATEGY_4, FID_DIRECTORY, FID_PARENT,
+  fsd, fe, efe, fid, sbd, FT_DIRECTORY, ICB_FLAG_AD_IN_ICB, ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY, ICB_STRATEGY_4,
+  FID_DIRECTORY, FID_PARENT,
   PERM_O_EXEC, PERM_O_READ, PERM_O_WRITE, PERM_G_EXEC, PERM_G_READ, PERM_G_WRITE, PERM_U_EXEC, PERM_U_READ, PERM_U_WRITE,
 } from '../codec/file';
 import { sparingTable, SPARING_ENTRY_FREE, UDF_ID_SPARING } from '../codec/partition';
@@ -111,6 +112,11 @@ export function modeToPermissions(mode: number): number {
     | bit(0o040, PERM_G_READ) | bit(0o020, PERM_G_WRITE) | bit(0o010, PERM_G_EXEC)
     | bit(0o004, PERM_O_READ) | bit(0o002, PERM_O_WRITE) | bit(0o001, PERM_O_EXEC)
     | PERM_U_CHATTR | PERM_U_DELETE;
+}
+
+/** Set-uid, set-gid and sticky bits live in the ICB tag's flags (4/14.6.8). */
+function modeToIcbFlags(mode: number): number {
+  return (mode & 0o4000 ? ICB_FLAG_SETUID : 0) | (mode & 0o2000 ? ICB_FLAG_SETGID : 0) | (mode & 0o1000 ? ICB_FLAG_STICKY : 0);
 }
 
 /** The volume's blocks held in memory until they are written. */
@@ -269,7 +275,7 @@ function buildVolume(o: FormatOptions, bs: number, rev: number, blocks: number):
     descTag: zeroTag,
     icbTag: {
       priorRecordedNumDirectEntries: 0, strategyType: ICB_STRATEGY_4, strategyParameter: 0, numEntries: 1,
-      fileType: FT_DIRECTORY, parentICBLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, flags: ICB_FLAG_AD_IN_ICB,
+      fileType: FT_DIRECTORY, parentICBLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, flags: ICB_FLAG_AD_IN_ICB | modeToIcbFlags(o.mode ?? 0o755),
     },
     uid: (o.uid ?? 0) >>> 0, gid: (o.gid ?? 0) >>> 0, permissions: modeToPermissions(o.mode ?? 0o755),
     fileLinkCount: 1, recordFormat: 0, recordDisplayAttr: 0, recordLength: 0,
