@@ -163,6 +163,15 @@ describeIf('pktfs format on the emulated drive', () => {
     expect(r.c.stderr).toMatch(/^pktfs: emu bdre .*: formatting the disc: \d+%$/m);
   });
 
+  test('a write error while writing the volume: status 5, one line', async () => {
+    const img = path.join(tmp, 'bad-sector.img');
+    // block 100 lies in the main volume descriptor sequence (96-127)
+    const r = await run(`emu:cdrw:${img},defects=100`, undefined, {});
+    expect(r.code).toBe(FORMAT_EXIT.FAILED);
+    expect(r.c.stderr).toMatch(/^pktfs: emu cdrw .*bad-sector\.img: writing the volume failed: .*\n$/);
+    expect(r.c.stderr.split('\n').length).toBe(2);
+  });
+
   test('a write-protected disc: status 3', async () => {
     const img = path.join(tmp, 'prot.img');
     const r = await run(`emu:bdre:${img},protect=yes`, undefined, {});
