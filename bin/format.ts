@@ -83,6 +83,12 @@ const STDIO: FormatIo = {
 };
 
 class Usage extends Error {}
+
+/** An error's message without a leading "SUBJECT: " (the drive layer names the drive itself). */
+function reason(e: unknown, subject: string): string {
+  const m = (e as Error).message;
+  return m.startsWith(`${subject}: `) ? m.slice(subject.length + 2) : m;
+}
 /** An error with its exit status. */
 class Exit extends Error {
   constructor(readonly code: number, message: string) { super(message); }
@@ -236,7 +242,7 @@ async function formatDrive(source: string, p: Parsed, o: FormatCliOptions, io: F
       await drive.waitReady();
       profile = await drive.currentProfile();
     } catch (e) {
-      throw new Exit(FORMAT_EXIT.SOURCE, `${subject}: ${(e as Error).message}`);
+      throw new Exit(FORMAT_EXIT.SOURCE, `${subject}: ${reason(e, subject)}`);
     }
     if (profile === 0) throw new Exit(FORMAT_EXIT.SOURCE, `${subject}: no disc in the drive`);
     const defaultMedia = PROFILE_MEDIA.get(profile);
@@ -262,8 +268,8 @@ async function formatDrive(source: string, p: Parsed, o: FormatCliOptions, io: F
       action = (await prepareMedium(drive, { packetSize: p.packet, full: !!o.full, pollMs: io.pollMs, onProgress: (f) => bar.update(f) })).action;
     } catch (e) {
       bar.stop();
-      if (isFsError(e, 'EROFS')) throw new Exit(FORMAT_EXIT.MEDIUM, `${subject}: ${(e as Error).message.replace(/^[^:]*: /, '')}`);
-      throw new Exit(FORMAT_EXIT.FAILED, `${subject}: formatting the disc failed: ${(e as Error).message}`);
+      if (isFsError(e, 'EROFS')) throw new Exit(FORMAT_EXIT.MEDIUM, `${subject}: ${reason(e, subject)}`);
+      throw new Exit(FORMAT_EXIT.FAILED, `${subject}: formatting the disc failed: ${reason(e, subject)}`);
     }
     bar.stop();
     if (!o.quiet) io.out(`${subject}: disc ${action}\n`);
@@ -272,7 +278,7 @@ async function formatDrive(source: string, p: Parsed, o: FormatCliOptions, io: F
     try {
       dev = await MmcBlockDevice.open(drive, { closeDrive: false });
     } catch (e) {
-      throw new Exit(FORMAT_EXIT.FAILED, `${subject}: ${(e as Error).message}`);
+      throw new Exit(FORMAT_EXIT.FAILED, `${subject}: ${reason(e, subject)}`);
     }
     if (dev.readOnly) {
       await dev.close();
@@ -336,8 +342,8 @@ async function writeVolume(dev: BlockDevice, subject: string, media: FormatMedia
   } catch (e) {
     bar.stop();
     if (isFsError(e, 'EINVAL')) throw new Usage((e as Error).message);
-    if (isFsError(e, 'ENOSPC') || isFsError(e, 'EFBIG') || isFsError(e, 'EROFS')) throw new Exit(FORMAT_EXIT.MEDIUM, `${subject}: ${(e as Error).message}`);
-    throw new Exit(FORMAT_EXIT.FAILED, `${subject}: writing the volume failed: ${(e as Error).message}`);
+    if (isFsError(e, 'ENOSPC') || isFsError(e, 'EFBIG') || isFsError(e, 'EROFS')) throw new Exit(FORMAT_EXIT.MEDIUM, `${subject}: ${reason(e, subject)}`);
+    throw new Exit(FORMAT_EXIT.FAILED, `${subject}: writing the volume failed: ${reason(e, subject)}`);
   }
   bar.stop();
   if (!o.quiet) io.out(summary(subject, r));

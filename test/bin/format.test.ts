@@ -168,7 +168,7 @@ describeIf('pktfs format on the emulated drive', () => {
     // block 100 lies in the main volume descriptor sequence (96-127)
     const r = await run(`emu:cdrw:${img},defects=100`, undefined, {});
     expect(r.code).toBe(FORMAT_EXIT.FAILED);
-    expect(r.c.stderr).toMatch(/^pktfs: emu cdrw .*bad-sector\.img: writing the volume failed: .*\n$/);
+    expect(r.c.stderr).toMatch(/^pktfs: emu cdrw \S*bad-sector\.img: writing the volume failed: WRITE\(10\) failed: MEDIUM ERROR: WRITE ERROR \(03\/0c\/00\)\n$/);
     expect(r.c.stderr.split('\n').length).toBe(2);
   });
 
