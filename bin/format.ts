@@ -22,6 +22,8 @@ import type { MmcDrive } from '../src/drive/mmc/drive';
 import { prepareMedium } from '../src/drive/mmc/prepare';
 import { Profile, profileName } from '../src/drive/mmc/opcodes';
 import { openVolume } from '../src/udf';
+import { readMountinfo } from '../src/fuse/mountinfo';
+import path from 'path';
 import {
   formatVolume, isFormatMediaType, parseUdfRevision, FORMAT_MEDIA_TYPES, WRITE_ONCE_MEDIA_TYPES,
   type FormatMediaType, type FormatResult,
@@ -192,6 +194,28 @@ function progress(io: FormatIo, quiet: boolean, subject: string, what: string): 
 }
 
 // ---- the two paths ---------------------------------------------------------------------------
+
+/**
+ * Where SOURCE is mounted, if it is: formatting under a live mount would have the
+ * mount write its old metadata over the new volume. Matches the source field of
+ * /proc/self/mountinfo as pktfs records it (absolute path; emu:PROFILE:PATH,...).
+ */
+async function mountedAt(source: string): Promise<string | undefined> {
+  let entries;
+  try {
+    entries = await readMountinfo();
+  } catch {
+    return undefined; // no /proc: nothing to compare with
+  }
+  const emuPath = (s: string): string | undefined => (isEmuSource(s) ? /^emu:[^:]*:([^,]*)/.exec(s)?.[1] : undefined);
+  const want = isEmuSource(source) ? path.resolve(emuPath(source) ?? '') : path.resolve(source);
+  for (const e of entries) {
+    const p = emuPath(e.source) ?? e.source;
+    if (path.isAbsolute(p) && path.resolve(p) === want) return e.mountPoint;
+  }
+  return undefined;
+}
+
 
 /** A UDF volume on `dev`, in words, or undefined when there is none. */
 async function existingVolume(dev: BlockDevice): Promise<string | undefined> {
@@ -366,6 +390,8 @@ export async function formatCommand(source: string, blocks: string | undefined, 
         throw new Usage((e as Error).message);
       }
     }
+    const mnt = await mountedAt(source);
+    if (mnt) throw new Exit(FORMAT_EXIT.SOURCE, `${source}: mounted on ${mnt}; unmount it first`);
     if (isEmuSource(source) || isOpticalDrivePath(source)) await formatDrive(source, p, o, io);
     else await formatImage(source, p, o, io);
     return FORMAT_EXIT.OK;
@@ -391,7 +417,8 @@ Write-once discs (CD-R, DVD-R, BD-R) are refused.
 Exit status:
   0   formatted
   1   incorrect invocation: bad arguments or option values
-  2   SOURCE could not be opened or queried (no such file, permission, no disc)
+  2   SOURCE could not be opened or queried (no such file, permission, no disc),
+      or it is mounted
   3   the medium cannot be formatted (write-once, write-protected, too small)
   4   SOURCE holds a UDF volume and formatting it was not confirmed (--force)
   5   formatting or writing failed part way; the medium holds no usable volume`;

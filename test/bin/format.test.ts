@@ -16,6 +16,7 @@ import { openVolume, isWritable } from '../../src/udf';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools, pool, runAsync, udfinfo } from '../helpers/tools';
 import { withImage } from '../helpers/volume';
+import { run as fuseRun } from '../fuse/helpers';
 import { assertBuilt, pktfs } from './cli-helpers';
 
 const TOOLS = haveTools('udfclient', 'udfinfo', 'mkudffs');
@@ -249,6 +250,23 @@ describeIf('pktfs format on image files', () => {
     expect(small.c.stderr).toMatch(/too small/);
     const missing = await run(path.join(tmp, 'nope.img'), undefined, {});
     expect([missing.code, missing.c.stderr]).toEqual([FORMAT_EXIT.SOURCE, `pktfs: ${path.join(tmp, 'nope.img')}: no such file or device\n`]);
+  });
+
+  test('a mounted image is not formatted: status 2, the volume stays', async () => {
+    assertBuilt();
+    const img = path.join(tmp, 'mounted.img');
+    expect((await run(img, '20000', { newFile: true, label: 'MOUNTED', quiet: true })).code).toBe(0);
+    const mnt = path.join(tmp, 'mnt');
+    fs.mkdirSync(mnt);
+    const m = await pktfs([img, mnt]);
+    expect([m.code, m.stderr]).toEqual([0, '']);
+    try {
+      const r = await run(img, undefined, { force: true, label: 'OTHER' });
+      expect([r.code, r.c.stderr]).toEqual([FORMAT_EXIT.SOURCE, `pktfs: ${img}: mounted on ${mnt}; unmount it first\n`]);
+    } finally {
+      await fuseRun('umount', [mnt]);
+    }
+    expect(udfinfo(img).fields.label).toBe('MOUNTED');
   });
 
   test('the built CLI: --help answers, statuses reach the shell', async () => {
