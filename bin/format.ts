@@ -9,6 +9,7 @@
  * user says yes on a terminal. Exit statuses: FORMAT_EXIT below, docs/cli.md.
  */
 import { promises as fsp, constants as fsc } from 'fs';
+import path from 'path';
 import { createInterface } from 'readline';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -23,7 +24,6 @@ import { prepareMedium } from '../src/drive/mmc/prepare';
 import { Profile, profileName } from '../src/drive/mmc/opcodes';
 import { openVolume } from '../src/udf';
 import { readMountinfo } from '../src/fuse/mountinfo';
-import path from 'path';
 import {
   formatVolume, isFormatMediaType, parseUdfRevision, FORMAT_MEDIA_TYPES, WRITE_ONCE_MEDIA_TYPES,
   type FormatMediaType, type FormatResult,
