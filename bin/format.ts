@@ -337,21 +337,26 @@ async function formatImage(source: string, p: Parsed, o: FormatCliOptions, io: F
       await fh.close();
     }
   }
-  let dev: ImageDevice;
   try {
-    dev = await ImageDevice.open(source);
-  } catch (e) {
-    throw new Exit(FORMAT_EXIT.SOURCE, (e as Error).message);
-  }
-  try {
-    if (dev.readOnly) throw new Exit(FORMAT_EXIT.SOURCE, `${source}: no write permission`);
-    if (!o.newFile) {
-      const what = await existingVolume(dev);
-      if (what) await confirm(io, source, what, !!o.force);
+    let dev: ImageDevice;
+    try {
+      dev = await ImageDevice.open(source);
+    } catch (e) {
+      throw new Exit(FORMAT_EXIT.SOURCE, (e as Error).message);
     }
-    await writeVolume(dev, source, media, { ...p, blockSize: bs }, o, io, undefined);
-  } finally {
-    await dev.close();
+    try {
+      if (dev.readOnly) throw new Exit(FORMAT_EXIT.SOURCE, `${source}: no write permission`);
+      if (!o.newFile) {
+        const what = await existingVolume(dev);
+        if (what) await confirm(io, source, what, !!o.force);
+      }
+      await writeVolume(dev, source, media, { ...p, blockSize: bs }, o, io, undefined);
+    } finally {
+      await dev.close();
+    }
+  } catch (e) {
+    if (o.newFile) await fsp.rm(source, { force: true }); // the file we made holds nothing usable
+    throw e;
   }
 }
 

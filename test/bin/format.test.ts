@@ -196,9 +196,14 @@ describeIf('pktfs format on image files', () => {
     const lines = async (f: string) => (await runAsync('udfinfo', [f])).stdout.split('\n').filter((l) => l.startsWith('start='));
     expect(await lines(img)).toEqual(await lines(ref));
     expect(udfinfo(img).fields.udfrev).toBe('2.00');
+    const tiny = path.join(tmp, 'tiny.img');
+    const t = await run(tiny, '1000', { newFile: true });
+    expect([t.code, t.c.stderr]).toEqual([FORMAT_EXIT.MEDIUM, `pktfs: ${tiny}: 1000 blocks is too small for a UDF volume (at least 3072)\n`]);
+    expect(fs.existsSync(tiny)).toBe(false); // the new file is removed again
     const again = await run(img, '40000', { newFile: true });
     expect(again.code).toBe(FORMAT_EXIT.SOURCE);
     expect(again.c.stderr).toBe(`pktfs: ${img}: already exists (--new-file makes a new image)\n`);
+    expect(udfinfo(img).fields.label).toBe('NEW'); // and it is left alone
   });
 
   test('an existing image: hd with 512-byte blocks by default, BLOCKS limits the volume, uid/gid/mode', async () => {
