@@ -66,7 +66,8 @@ describeIf('pktfs format on the emulated drive', () => {
   const tmp = makeTempDir('format-emu');
   afterAll(() => removeTempDir(tmp));
   const src = path.join(tmp, 'src');
-  const results = new Map<string, { code: number; c: Captured; img: string; log: string }>();
+  const results = new Map<string, { code: number; c: Captured; img: string; log: string; extents: string[] }>();
+  const extents = async (f: string) => (await runAsync('udfinfo', [f])).stdout.split('\n').filter((l) => l.startsWith('start='));
 
   beforeAll(async () => {
     fs.mkdirSync(path.join(src, 'dir'), { recursive: true });
@@ -76,7 +77,7 @@ describeIf('pktfs format on the emulated drive', () => {
       const img = path.join(tmp, `${x.p}.img`);
       const log = path.join(tmp, `${x.p}.log`);
       const r = await run(`emu:${x.p}:${img},log=${log}`, undefined, { label: LABEL, uuid: UUID });
-      results.set(x.p, { ...r, img, log });
+      results.set(x.p, { ...r, img, log, extents: await extents(img) });
       if (r.code !== 0) return;
       await udfclient(img, `cd "${VOLNAME}"\nlcd "${src}"\nmput small.txt dir\nquit\n`);
     });
@@ -94,6 +95,12 @@ describeIf('pktfs format on the emulated drive', () => {
     expect([info.numFiles, info.numDirs]).toEqual([2, 2]);
     expect(info.fields.accesstype).toBe(x.p === 'cdrw' ? 'rewritable' : 'overwritable');
     if (x.kind === 'sparable') expect(r.c.stdout).toMatch(new RegExp(`sparable partition .* packets of ${x.p === 'cdrw' ? 32 : 16}`));
+    // as formatted (before udfclient added to the integrity sequence), laid out as mkudffs lays out that medium
+    const ref = path.join(tmp, `${x.p}-mkudffs.img`);
+    const mk = await runAsync('mkudffs', [`--media-type=${x.media === 'bdre' ? 'dvdram' : x.media}`, '--new-file', ref, String(MEDIA[x.p].sectors)]);
+    expect(mk.status).toBe(0);
+    expect(r.extents).toEqual(await extents(ref));
+    fs.rmSync(ref);
     const out = path.join(tmp, `out-${x.p}`);
     fs.mkdirSync(out);
     await udfclient(r.img, `cd "${VOLNAME}"\nlcd "${out}"\nmget small.txt dir\nquit\n`);

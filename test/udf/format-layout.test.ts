@@ -42,6 +42,10 @@ const CASES: Case[] = [
   { media: 'cdrw', rev: '2.00', bs: 2048, blocks: 5000 },
   { media: 'cdrw', rev: '1.50', bs: 512, blocks: 40000 },
   { media: 'cdrw', rev: '2.01', bs: 1024, blocks: 70001 },
+  // the emulated drive's discs (src/drive/emu/media.ts)
+  { media: 'dvdrw', rev: '2.01', bs: 2048, blocks: 2295104 },
+  { media: 'dvdram', rev: '2.01', bs: 2048, blocks: 2236704 },
+  { media: 'bdre', rev: '2.01', bs: 2048, blocks: 11826176, mk: 'dvdram' },
 ];
 const caseId = (c: Case) => `${c.media} ${c.rev} b${c.bs} ${c.blocks}`;
 const revOf = (s: string) => parseInt(s.replace('.', ''), 16);
