@@ -94,8 +94,8 @@ export interface VolumeLayout {
   align: number;
 }
 
-/** Free space of the medium as sorted, disjoint used extents. */
-class SpaceMap {
+/** What of the medium is taken, as sorted, disjoint used extents. */
+class Occupancy {
   private readonly used: Extent[] = [];
   constructor(readonly blocks: number) {}
 
@@ -153,7 +153,7 @@ export function planLayout(o: LayoutOptions): VolumeLayout {
   if (o.blocks < MIN_BLOCKS) throw new FsError('ENOSPC', `${o.blocks} blocks is too small for a UDF volume (at least ${MIN_BLOCKS})`);
   if (o.blocks > 0xffffffff) throw new FsError('EFBIG', `${o.blocks} blocks is more than UDF can address (2^32)`);
   const n = o.blocks;
-  const space = new SpaceMap(n);
+  const space = new Occupancy(n);
   space.take(0, Math.max(1, 32768 / bs)); // system area, 2/8.3.1
   // 2/8.4: each volume structure descriptor in its own sector of max(2048, bs) bytes
   const vrsStep = Math.max(1, 2048 / bs);

@@ -41,7 +41,7 @@ import {
   TAG_FID, TAG_SBD, TAG_SPARING_TABLE,
 } from '../codec/tag';
 import { PKTFS_IMP_IDENT } from '../write/ident';
-import { planLayout, type FormatMediaType, type VolumeLayout } from './layout';
+import { planLayout, FORMAT_REVISIONS, type FormatMediaType, type VolumeLayout } from './layout';
 
 const debug = createDebug('pktfs:udf:format');
 
@@ -207,7 +207,7 @@ function checkOptions(dev: BlockDevice, o: FormatOptions, bs: number, rev: numbe
   if (bs % dev.sectorSize !== 0) {
     throw new FsError('EINVAL', `block size ${bs} is smaller than the ${dev.sectorSize}-byte sectors of ${dev.description}`);
   }
-  if (![0x0102, 0x0150, 0x0200, 0x0201].includes(rev)) throw new FsError('EINVAL', `UDF revision ${rev.toString(16)}: pktfs formats 1.02, 1.50, 2.00 and 2.01`);
+  if (!FORMAT_REVISIONS.includes(rev)) throw new FsError('EINVAL', `UDF revision ${rev.toString(16)}: pktfs formats 1.02, 1.50, 2.00 and 2.01`);
   if ((o.media === 'cdrw' || o.media === 'dvdrw') && rev < 0x0150) {
     throw new FsError('EINVAL', `a ${o.media} volume needs UDF 1.50 or later (sparable partitions came with 1.50)`);
   }
