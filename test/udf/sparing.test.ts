@@ -25,6 +25,7 @@ import { buildSourceTree, pseudoRandom, walkHost, walkVolume, type TreeEntry } f
 import { haveTools, run, udfinfo } from '../helpers/tools';
 import { withImage } from '../helpers/volume';
 import { makeImage, putTree, udfclientGetAll, expectSameFiles } from './write-helpers';
+import { sparingText, volumeJson, statsJson, PKTINFO_FILES, type PktinfoSnapshot } from '../../src/fuse/pktinfo-files';
 
 const TOOLS = haveTools('mkudffs', 'udfclient', 'udfinfo');
 if (!TOOLS) console.warn('sparing: mkudffs/udfclient/udfinfo missing, skipped');
@@ -99,6 +100,12 @@ function imageBlocks(img: string, block: number, count: number): Buffer {
 const PARTITION_START = 1312;
 const SPARE_START = 288;
 
+/** A `.pktinfo` snapshot of a mount on the emulated drive. */
+function snap(vol: Volume, dev: PacketDevice, medium: string): PktinfoSnapshot {
+  const when = new Date('2026-01-01T00:00:00Z');
+  return { time: when, mount: { source: 'emu:x', readOnly: false, medium, packetSource: 'medium', mountedAt: when }, volume: vol.info, packet: dev.stats() };
+}
+
 const top = (p: string) => /^[\x20-\x7e]+$/.test(p.split('/')[0]);
 const noLinkSize = (t: TreeEntry[]) => t.map((e) => (e.type === 'symlink' ? { ...e, size: 0 } : e));
 
@@ -122,6 +129,7 @@ maybe('sparing: a copy onto a CD-RW with defects', () => {
   const before: RawSparingTable[] = [];
   let info: Volume['info'];
   let stats: ReturnType<PacketDevice['stats']>;
+  let pktinfo: PktinfoSnapshot;
 
   beforeAll(async () => {
     dir = makeTempDir('pktfs-sparing-');
@@ -141,6 +149,7 @@ maybe('sparing: a copy onto a CD-RW with defects', () => {
     await vol.close();
     info = vol.info;
     stats = dev.stats();
+    pktinfo = snap(vol, dev, 'CD-RW');
     await dev.close();
     failed = failedWrites(readLog(log));
   });
@@ -227,6 +236,23 @@ maybe('sparing: a copy onto a CD-RW with defects', () => {
   test('the volume reported the remaps while mounted', () => {
     expect(info.sparing).toMatchObject({ used: 3, defective: 1, free: 28, total: 32, remappedThisMount: 4, exhausted: false });
     expect(info.partitions[0].sparingUsed).toBe(3);
+  });
+
+  test('.pktinfo: the sparing file, and the sparing fields of volume.json and stats.json', () => {
+    expect(PKTINFO_FILES.map((f) => f.name)).toContain('sparing');
+    const text = sparingText(pktinfo);
+    for (const line of ['\tmanaged by:\t\tpktfs (sparable partition 0, UDF 2.2.12)', '\tspare packets:\t\t32', '\tspares used:\t\t3',
+      '\tspares left:\t\t28', '\tspares defective:\t1', '\tremapped this mount:\t4', '\ttable copies at:\t160 16352', '\tstate:\t\t\tok',
+      `\t160\t${SPARE_START + PACKET}`, `\t320\t${SPARE_START + 2 * PACKET}`, `\t512\t${SPARE_START + 3 * PACKET}`,
+      '\tmedium write errors:\t4', '\tpackets remapped:\t4']) {
+      expect(text).toContain(line + '\n');
+    }
+    expect(volumeJson(pktinfo)).toMatchObject({
+      readOnly: false,
+      sparing: { partition: 0, packetLength: 32, total: 32, used: 3, free: 28, defective: 1, tableLocations: [160, 16352], exhausted: false,
+        map: [{ original: 160, mapped: SPARE_START + PACKET }, { original: 320, mapped: SPARE_START + 2 * PACKET }, { original: 512, mapped: SPARE_START + 3 * PACKET }] },
+    });
+    expect(statsJson(pktinfo, pktinfo.packet!)).toMatchObject({ mediumWriteErrors: 4, driveSparesExhausted: false, remaps: stats.remaps });
   });
 });
 
@@ -317,6 +343,9 @@ maybe('sparing: spares run out', () => {
     expect(isFsError(closing, 'EIO')).toBe(true);
     expect((closing as Error).message).toMatch(/bad spot on the disc, no spare packet could take it/);
     expect(dev.stats().remaps.map((r) => r.from)).toEqual(bad.slice(0, 2));
+    const pk = snap(vol, dev, 'CD-RW');
+    expect(sparingText(pk)).toContain('\tstate:\t\t\tno spare left: read-only\n');
+    expect(volumeJson(pk)).toMatchObject({ readOnly: true, readOnlyReason: expect.stringMatching(/no spare packet left/), sparing: { exhausted: true, free: 0 } });
     await dev.device.close();
 
     // Both tables record the two remaps; the early files read back through udfclient.
@@ -367,6 +396,9 @@ maybe('hardware defect management (DVD-RAM): left to the drive', () => {
     expect((err as Error).message).toMatch(/NO DEFECT SPARE LOCATION AVAILABLE \(03\/32\/00\)/);
     expect(dev.stats()).toMatchObject({ remaps: [], driveSparesExhausted: true });
     expect(dev.stats().lastWriteError).toMatch(/03\/32\/00/);
+    const text = sparingText(snap(vol, dev, 'DVD-RAM'));
+    expect(text).toContain('\tmanaged by:\t\tthe drive (DVD-RAM)\n');
+    expect(text).toContain('\tdrive spares:\t\tused up (03/32/00): the disc is worn out\n');
     await dev.device.close();
   });
 });
