@@ -443,6 +443,7 @@ export class PacketDevice implements BlockDevice {
       } catch (e) {
         entry.restoreDirty(carried);
         moved = this.relocate(entry, e);
+        if (!moved && this.abandon(entry, e)) return;
         if (!moved) throw e;
         this.counters.packetsFailed++;
       }
@@ -482,6 +483,28 @@ export class PacketDevice implements BlockDevice {
       return asFsError(e, `${where}: bad spot on the disc, ${why}`);
     }
     return asFsError(e, where);
+  }
+
+  /**
+   * A medium error with no spare: when the remapper can do without the dirty
+   * sectors, forget the packet (it differs from the disc, so it cannot stay
+   * cached) and count the failure without reporting it.
+   */
+  private abandon(entry: PacketEntry, e: unknown): boolean {
+    if (!this.remapper?.abandon || writeFailureKind(e) !== 'medium') return false;
+    const err = asFsError(e, `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors}): bad spot on the disc, given up`);
+    const dirty: number[] = [];
+    for (let i = 0; i < entry.sectors; i++) if (entry.dirty[i]) dirty.push(entry.lba + i);
+    if (!this.remapper.abandon(entry.lba, entry.sectors, dirty, err)) return false;
+    this.counters.packetsFailed++;
+    this.mediumWriteErrors++;
+    this.lastWriteError = err;
+    entry.takeDirty();
+    this.active.delete(entry.packet);
+    this.activeBytes -= entry.buf.length;
+    this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
+    debug('packet %d abandoned after a medium error: %s', entry.packet, err.message);
+    return true;
   }
 
   /**

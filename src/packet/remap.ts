@@ -25,6 +25,14 @@ export interface WriteRemapper {
    * From now on every read and write of the packet must be addressed to `to`.
    */
   remapped(from: number, to: number, err: FsError): void;
+  /**
+   * Optional: the packet at `lba` failed with a medium error and got no spare.
+   * `dirty` lists the sectors (device sectors) whose new contents would be
+   * lost. Return true when the layer above can do without them (a copy of
+   * something it also keeps elsewhere): the packet layer then forgets its
+   * cached copy, so reads see the disc again, and reports no error.
+   */
+  abandon?(lba: number, sectors: number, dirty: readonly number[], err: FsError): boolean;
 }
 
 /** A device that accepts a WriteRemapper (PacketDevice). */

@@ -191,6 +191,27 @@ describe('PacketDevice with a WriteRemapper', () => {
     expect(s.dev.stats().mediumWriteErrors).toBe(2);
   });
 
+  test('no spare, but the remapper can do without the dirty sectors: the packet is forgotten, no error', async () => {
+    const s = setup();
+    const asked: [number, number, number[]][] = [];
+    const r = Object.assign(new ListRemapper([]), {
+      abandon: (lba: number, sectors: number, dirty: readonly number[]) => { asked.push([lba, sectors, [...dirty]]); return dirty.every((d) => d === 145); },
+    });
+    s.dev.setRemapper(r);
+    s.bad.defects.add(144);
+    await s.dev.write(145, Buffer.alloc(SS, 0x42));
+    await s.dev.flush();
+    expect(asked).toEqual([[144, SPP, [145]]]);
+    expect(s.dev.stats()).toMatchObject({ pendingError: null, mediumWriteErrors: 1, states: { dirty: 0 } });
+    expect(s.dev.stats().lastWriteError).toMatch(/given up/);
+    // the cached copy is gone: reads see the disc
+    expectSameBytes(await s.dev.read(145, 1), pattern(512 * SS, 0x11).subarray(145 * SS, 146 * SS), 'read after abandon');
+    // sectors it cannot do without: the error stands
+    await s.dev.write(150, Buffer.alloc(SS, 0x43));
+    expect(isFsError(await rejection(s.dev.flush()), 'EIO')).toBe(true);
+    expect(asked[1]).toEqual([144, SPP, [150]]);
+  });
+
   test('a spare that is not a free whole packet is refused', async () => {
     const s = setup();
     const r = new ListRemapper([401]); // not aligned

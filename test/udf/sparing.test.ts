@@ -301,6 +301,39 @@ maybe('sparing: later writes and reads of a remapped packet follow the map', () 
   });
 });
 
+maybe('sparing: a copy of the sparing table whose packet cannot be written', () => {
+  let dir: string;
+  afterAll(() => removeTempDir(dir));
+
+  test('that copy is given up, the other one carries the remaps, the unmount succeeds', async () => {
+    dir = makeTempDir('pktfs-sparing-table-');
+    const img = makeImage(CD, dir, 'cd');
+    const src = path.join(dir, 'src');
+    buildSourceTree(src, 1024 * 1024);
+    const log = path.join(dir, 'cd.log');
+    const { dev, vol } = await mountEmu(`emu:cdrw:${img},defects=${PARTITION_START + 160}+160,log=${log}`);
+    await putTree(writableOf(vol), vol.rootIno, src);
+    await vol.close();
+    expect(vol.info.warnings.join('\n')).toMatch(/sparing table copy at block 160 cannot be written .*kept in the copy at 16352 only/);
+    expect(dev.stats()).toMatchObject({ remaps: [{ from: PARTITION_START + 160, to: SPARE_START }], pendingError: null });
+    await dev.close();
+    expect(failedWrites(readLog(log))).toEqual([PARTITION_START + 160, 160]);
+    expectWholePackets(readLog(log), PACKET);
+    const [first, second] = [rawSparingTable(img, 160), rawSparingTable(img, 16352)];
+    expect(first).toMatchObject({ valid: true, sequenceNum: 0 });
+    expect(first.entries.every((e) => e.orig === FREE)).toBe(true);
+    expect(second.valid).toBe(true);
+    expect(second.sequenceNum).toBeGreaterThan(0);
+    expect(second.entries[0]).toEqual({ orig: 160, mapped: SPARE_START });
+    // The reader takes the copy with the highest sequence number (UDF 2.2.12) ...
+    const got = await withImage(img, {}, (v) => walkVolume(v, { checkLookup: true }));
+    expect(noLinkSize(got)).toEqual(noLinkSize(walkHost(src)));
+    // udfclient (like Linux) takes the first copy that reads: the stale one. The warning says so.
+    expect(vol.info.warnings.join('\n')).toMatch(/readers that use the first readable copy \(Linux, udfclient\) miss the remaps/);
+    expect(udfinfo(img).errors).toEqual([]);
+  });
+});
+
 maybe('sparing: spares run out', () => {
   let dir: string;
   afterAll(() => removeTempDir(dir));

@@ -136,6 +136,7 @@ function sparingManager(p: MountParts, part: Partition): SparingManager | undefi
     const pi = p.info.partitions.find((x) => x.ref === part.ref);
     if (pi) pi.sparingUsed = s.used;
   });
+  m.warn = (w) => p.info.warnings.push(w);
   m.install(p.dev);
   return m;
 }

@@ -57,6 +57,8 @@ export class SparingManager implements WriteRemapper {
   private remappedThisMount = 0;
   private exhaustedReason: string | undefined;
   private dev: Remappable | undefined;
+  /** Copies of the table whose packet cannot be written: no longer kept up to date. */
+  private readonly deadCopies = new Set<number>();
   /** Told once, when the last spare is gone: the volume must refuse writes from then on. */
   onExhausted: (reason: string) => void = () => undefined;
 
@@ -149,10 +151,54 @@ export class SparingManager implements WriteRemapper {
     });
   }
 
-  private exhaust(): void {
+  /**
+   * A packet that got no spare failed: when all it carried that is new are
+   * blocks of a sparing table copy, give that copy up (the others carry the
+   * same table, with a higher sequence number than the stale one left there).
+   * UDF 2.2.12 readers take the highest sequence number; Linux and udfclient
+   * take the first copy that reads, so for them the stale copy wins: said in
+   * the warning. (Dropping the copy from the LVD's partition map would fix
+   * that; pktfs does not rewrite the volume descriptor sequence yet.)
+   */
+  abandon(lba: number, sectors: number, dirty: readonly number[], err: FsError): boolean {
+    const spb = this.sectorsPerBlock;
+    if (!Number.isInteger(spb) || dirty.length === 0) return false;
+    const blocks = this.tableBlocks();
+    const copyOf = (sector: number): number | undefined => {
+      const b = Math.floor(sector / spb);
+      return this.table.locations.find((loc) => b >= loc && b < loc + blocks);
+    };
+    const copies = new Set<number>();
+    for (const s of dirty) {
+      const c = copyOf(s);
+      if (c === undefined) return false;
+      copies.add(c);
+    }
+    for (const c of copies) this.deadCopies.add(c);
+    const live = this.table.locations.filter((l) => !this.deadCopies.has(l));
+    const warning = `sparing table copy at block ${[...copies].join(', ')} cannot be written (${err.message}): `
+      + (live.length
+        ? `the table is kept in the copy at ${live.join(', ')} only; readers that use the first readable copy (Linux, udfclient) miss the remaps recorded since`
+        : 'no copy is left');
+    debug('%s (sectors %d+%d)', warning, lba, sectors);
+    this.warn(warning);
+    if (!live.length) this.exhaust('no copy of the sparing table can be written');
+    return true;
+  }
+
+  /** Blocks one copy of the table takes (the map's size, or more when the entries need it). */
+  private tableBlocks(): number {
+    const size = sparingTable.size + 8 * this.part.entries.length;
+    return Math.max(1, Math.ceil(Math.max(size, this.table.size) / this.disc.blockSize));
+  }
+
+  /** Said once per event, into VolumeInfo.warnings (set by the mount). */
+  warn: (message: string) => void = () => undefined;
+
+  private exhaust(why?: string): void {
     const i = sparingInfo(this.part);
-    this.exhaustedReason = `sparable partition ${this.part.ref}: no spare packet left in the sparing table `
-      + `(${i.used} remapped, ${i.defective} defective, of ${i.total}): the volume is now read-only; what was written before stays`;
+    this.exhaustedReason = `sparable partition ${this.part.ref}: ${why ?? `no spare packet left in the sparing table `
+      + `(${i.used} remapped, ${i.defective} defective, of ${i.total})`}: the volume is now read-only; what was written before stays`;
     debug('%s', this.exhaustedReason);
     this.update();
     this.onExhausted(this.exhaustedReason);
@@ -186,8 +232,9 @@ export class SparingManager implements WriteRemapper {
     const t = this.table;
     const entries = this.part.entries;
     const size = sparingTable.size + 8 * entries.length;
-    const blocks = Math.max(1, Math.ceil(Math.max(size, t.size) / bs));
+    const blocks = this.tableBlocks();
     for (const loc of t.locations) {
+      if (this.deadCopies.has(loc)) continue;
       const buf = Buffer.alloc(blocks * bs);
       sparingTable.encode({
         descTag: { tagIdent: TAG_SPARING_TABLE, descVersion: t.descVersion, tagChecksum: 0, tagSerialNum: t.tagSerialNum, descCRC: 0, descCRCLength: 0, tagLocation: loc },
