@@ -256,6 +256,35 @@ maybe('sparing: a copy onto a CD-RW with defects', () => {
   });
 });
 
+maybe('sparing: DVD-RW (packets of 16 blocks)', () => {
+  let dir: string;
+  afterAll(() => removeTempDir(dir));
+
+  test('a defect in the copy goes to the first spare; udfclient reads it back', async () => {
+    dir = makeTempDir('pktfs-sparing-dvdrw-');
+    const img = makeImage({ media: 'dvdrw', rev: '2.01', bs: BS, blocks: 16384 }, dir, 'dvd');
+    // mkudffs --media-type=dvdrw on 16384 blocks: sparing space 272-1295, partition from 1296.
+    expect(run('udfinfo', [img])).toContain('start=1296, blocks=14816, type=PSPACE');
+    const src = path.join(dir, 'src');
+    buildSourceTree(src, 512 * 1024);
+    const log = path.join(dir, 'dvd.log');
+    const { dev, vol } = await mountEmu(`emu:dvdrw:${img},defects=${1296 + 64 + 3},log=${log}`, 16);
+    await putTree(writableOf(vol), vol.rootIno, src);
+    await vol.close();
+    expect(dev.stats().remaps).toEqual([{ from: 1296 + 64, to: 272 }]);
+    await dev.close();
+    expectWholePackets(readLog(log), 16);
+    for (const loc of [112, 16368]) {
+      const t = rawSparingTable(img, loc);
+      expect(t.valid).toBe(true);
+      expect(t.entries[0]).toEqual({ orig: 64, mapped: 272 });
+    }
+    const out = path.join(dir, 'udfclient');
+    await udfclientGetAll(img, BS, fs.readdirSync(src).filter(top), out);
+    expectSameFiles(walkHost(out), walkHost(src).filter((e) => top(e.path)));
+  });
+});
+
 maybe('sparing: later writes and reads of a remapped packet follow the map', () => {
   let dir: string;
   afterAll(() => removeTempDir(dir));
