@@ -312,7 +312,8 @@ maybe('sparing: later writes and reads of a remapped packet follow the map', () 
     }
     const failedBefore = failedWrites(readLog(log)).length;
     {
-      // a second mount: reads and writes follow the table on the disc, nothing fails again
+      // A second mount (the defects stay: the drive keeps them in its sidecar): reads and
+      // writes follow the table on the disc, and no write goes to a bad place again.
       const { dev, vol } = await mountEmu(`emu:cdrw:${img},log=${log}`);
       const w = writableOf(vol);
       const ino = await w.lookup(w.rootIno, 'f');
@@ -378,7 +379,8 @@ maybe('sparing: spares run out', () => {
     fs.writeFileSync(path.join(early, 'b.txt'), 'written before the spares ran out\n');
     // Three bad packets far from where the early files go.
     const bad = [4000, 4096, 4192].map((rel) => start + rel);
-    const { dev, vol } = await mountEmu(`emu:cdrw:${img},defects=${bad.join('+')}`);
+    const log = path.join(dir, 'cd.log');
+    const { dev, vol } = await mountEmu(`emu:cdrw:${img},defects=${bad.join('+')},log=${log}`);
     const w = writableOf(vol);
     await putTree(w, w.rootIno, early);
     await w.sync();
@@ -409,6 +411,7 @@ maybe('sparing: spares run out', () => {
     expect(sparingText(pk)).toContain('\tstate:\t\t\tno spare left: read-only\n');
     expect(volumeJson(pk)).toMatchObject({ readOnly: true, readOnlyReason: expect.stringMatching(/no spare packet left/), sparing: { exhausted: true, free: 0 } });
     await dev.device.close();
+    expectWholePackets(readLog(log), PACKET);
 
     // Both tables record the two remaps; the early files read back through udfclient.
     for (const loc of [160, 16352]) {
