@@ -39,6 +39,7 @@ import { FsError, isFsError } from '../errors';
 import type { BlockDevice } from '../drive/types';
 import { PacketEntry, type PacketState } from './entry';
 import { writeFailureKind, type WriteRemapper } from './remap';
+import { isScsiError } from '../drive/scsi/sense';
 import {
   DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, runsWhere, sectorsInPacket, sectorsPerPacket,
 } from './range';
@@ -471,7 +472,7 @@ export class PacketDevice implements BlockDevice {
   /** The error a failed write-out reports: the device's, with the packet, and what a medium error means. */
   private writeError(entry: PacketEntry, e: unknown): FsError {
     const where = `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors})`;
-    const kind = writeFailureKind(e);
+    const kind = writeFailureKind(e, entry.lba, entry.sectors);
     if (kind === 'drive-spares-exhausted') {
       this.mediumWriteErrors++;
       this.driveSparesExhausted = true;
@@ -482,6 +483,11 @@ export class PacketDevice implements BlockDevice {
       const why = this.remapper ? 'no spare packet could take it' : 'nothing remaps defects on this volume';
       return asFsError(e, `${where}: bad spot on the disc, ${why}`);
     }
+    if (kind === 'medium-earlier') {
+      this.mediumWriteErrors++;
+      const at = isScsiError(e) && e.information !== undefined ? ` at sector ${e.information}` : '';
+      return asFsError(e, `${where}: the drive reports that an earlier write failed${at} (a deferred error): not remapped`);
+    }
     return asFsError(e, where);
   }
 
@@ -491,7 +497,7 @@ export class PacketDevice implements BlockDevice {
    * cached) and count the failure without reporting it.
    */
   private abandon(entry: PacketEntry, e: unknown): boolean {
-    if (!this.remapper?.abandon || writeFailureKind(e) !== 'medium') return false;
+    if (!this.remapper?.abandon || writeFailureKind(e, entry.lba, entry.sectors) !== 'medium') return false;
     const err = asFsError(e, `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors}): bad spot on the disc, given up`);
     const dirty: number[] = [];
     for (let i = 0; i < entry.sectors; i++) if (entry.dirty[i]) dirty.push(entry.lba + i);
@@ -513,7 +519,7 @@ export class PacketDevice implements BlockDevice {
    * before anything else can touch either packet) and return it.
    */
   private relocate(entry: PacketEntry, e: unknown): PacketEntry | null {
-    if (!this.remapper || writeFailureKind(e) !== 'medium') return null;
+    if (!this.remapper || writeFailureKind(e, entry.lba, entry.sectors) !== 'medium') return null;
     const err = asFsError(e, `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors})`);
     const to = this.remapper.spareFor(entry.lba, entry.sectors, err);
     if (to === undefined) return null;

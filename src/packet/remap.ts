@@ -50,13 +50,27 @@ export type WriteFailureKind =
   | 'medium'
   /** MEDIUM ERROR, NO DEFECT SPARE LOCATION AVAILABLE (03/32/xx): the drive's own defect management ran out. */
   | 'drive-spares-exhausted'
+  /** A WRITE ERROR the drive gives for another (earlier, cached) write: deferred, or naming a sector outside this one. Not remapped. */
+  | 'medium-earlier'
   /** Anything else: reported as it is, never remapped. */
   | 'other';
 
-/** The kind of a write error from the device below (sense data travels as a ScsiError). */
-export function writeFailureKind(e: unknown): WriteFailureKind {
+/**
+ * The kind of a write error from the device below (sense data travels as a
+ * ScsiError). Given the write's sectors, a medium error is this write's only
+ * when it is not deferred and its INFORMATION (the failing sector, when the
+ * drive gives one) lies inside them: a drive with a write cache may report a
+ * failure of an earlier write on a later command, and remapping the packet
+ * at hand would then move the wrong one.
+ */
+export function writeFailureKind(e: unknown, lba?: number, sectors?: number): WriteFailureKind {
   if (!isScsiError(e)) return 'other';
-  if (e.is(SenseKey.MEDIUM_ERROR, 0x0c)) return 'medium';
+  if (e.is(SenseKey.MEDIUM_ERROR, 0x0c)) {
+    if (e.deferred) return 'medium-earlier';
+    if (lba !== undefined && sectors !== undefined && e.information !== undefined
+      && (e.information < lba || e.information >= lba + sectors)) return 'medium-earlier';
+    return 'medium';
+  }
   if (e.is(SenseKey.MEDIUM_ERROR, 0x32)) return 'drive-spares-exhausted';
   return 'other';
 }

@@ -84,6 +84,15 @@ describe('writeFailureKind', () => {
   ])('%s is %s', (e, kind) => {
     expect(writeFailureKind(e)).toBe(kind);
   });
+
+  test('a WRITE ERROR for another write (deferred, or naming a sector outside this one) is not this packet\'s', () => {
+    const at = (information: number, deferred = false) => new ScsiError(0x2a, 'WRITE(10)', { key: 3, asc: 0x0c, ascq: 0, information, deferred }, 'x');
+    expect(writeFailureKind(at(40), 32, 16)).toBe('medium');
+    expect(writeFailureKind(at(47), 32, 16)).toBe('medium');
+    expect(writeFailureKind(at(48), 32, 16)).toBe('medium-earlier');
+    expect(writeFailureKind(at(10), 32, 16)).toBe('medium-earlier');
+    expect(writeFailureKind(at(40, true), 32, 16)).toBe('medium-earlier');
+  });
 });
 
 describe('PacketDevice with a WriteRemapper', () => {
@@ -179,6 +188,21 @@ describe('PacketDevice with a WriteRemapper', () => {
     expect(isFsError(e, errno)).toBe(true);
     expect(r.asked).toEqual([]);
     expect(s.dev.stats().remaps).toEqual([]);
+  });
+
+  test('a deferred WRITE ERROR (an earlier, cached write failed) is reported, and the packet at hand is not moved', async () => {
+    const s = setup();
+    const r = new ListRemapper([400]);
+    s.dev.setRemapper(r);
+    const inner = s.bad.write.bind(s.bad);
+    s.bad.write = async (lba: number, data: Buffer) => {
+      if (lba === 160) throw new ScsiError(0x2a, 'WRITE(10)', { key: 3, asc: 0x0c, ascq: 0, information: 33, deferred: true }, 'emu');
+      return inner(lba, data);
+    };
+    await s.dev.write(160, pattern(PACKET, 9));
+    const e = await rejection(s.dev.flush());
+    expect((e as Error).message).toMatch(/the drive reports that an earlier write failed at sector 33 \(a deferred error\): not remapped/);
+    expect(r.asked).toEqual([]);
   });
 
   test('without a remapper a medium error is reported as such', async () => {
