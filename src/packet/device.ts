@@ -30,7 +30,10 @@
  *   (03/0C/xx) is offered to the installed WriteRemapper, which names a spare
  *   packet; the cached copy moves there (dirty, under the spare's number) and is
  *   written there, and the layer above addresses the packet there from then on.
- *   A spare that fails too is offered again. Other errors are never remapped.
+ *   A spare that fails too is offered again. With no spare, the remapper may
+ *   abandon the packet (its new sectors are a copy it keeps elsewhere); else
+ *   the error stands. Other errors, and WRITE ERRORs that belong to another
+ *   write (deferred), are never remapped.
  * - This object must be the only writer of the device below it.
  */
 import createDebug from 'debug';
