@@ -425,6 +425,29 @@ maybe('sparing: spares run out', () => {
   });
 });
 
+maybe('sparing: errors that are not medium errors are never remapped', () => {
+  let dir: string;
+  afterAll(() => removeTempDir(dir));
+
+  test('packets of the wrong size: the drive refuses them (05/21/02), reported as it is, nothing remapped', async () => {
+    dir = makeTempDir('pktfs-sparing-other-');
+    const img = makeImage(CD, dir, 'cd');
+    // 16-sector packets on a disc formatted with 32: every write-out is refused
+    const { dev, vol } = await mountEmu(`emu:cdrw:${img}`, 16);
+    const w = writableOf(vol);
+    const err = await w.create(w.rootIno, 'f', 0o644, 0, 0)
+      .then((ino) => w.write(ino, 0, Buffer.alloc(100_000, 1)).then(() => w.fsync(ino)))
+      .then(() => null, (e: unknown) => e);
+    expect(isFsError(err, 'EINVAL')).toBe(true);
+    expect((err as Error).message).toMatch(/ILLEGAL REQUEST: INVALID ADDRESS FOR WRITE \(05\/21\/02\)/);
+    expect(dev.stats()).toMatchObject({ remaps: [], mediumWriteErrors: 0 });
+    expect(vol.info.sparing).toMatchObject({ used: 0, remappedThisMount: 0, exhausted: false });
+    await dev.device.close();
+    // nothing reached the disc: the tables are as mkudffs wrote them
+    expect(rawSparingTable(img, 160).sequenceNum).toBe(0);
+  });
+});
+
 maybe('hardware defect management (DVD-RAM): left to the drive', () => {
   let dir: string;
   beforeAll(() => { dir = makeTempDir('pktfs-sparing-dvdram-'); });
