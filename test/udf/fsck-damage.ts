@@ -238,3 +238,118 @@ export const sparingDamage: Damage = {
     if (readTag(img.buf, off).tagLocation !== copies[1]) throw new Error('not a sparing table');
   },
 };
+
+/* ---- further kinds, on volumes written by pktfs (fsck-more.test.ts) */
+
+/** The anchor at N-256 (3/8.4.2.1), N the last block of the image. */
+export const anchorDamage: Damage = {
+  name: 'a damaged anchor', codes: ['anchor'], touches: [],
+  apply: (img) => {
+    const last = img.buf.length / img.bs - 1;
+    img.buf[(last - 256) * img.bs + 40] ^= 0xff;
+  },
+};
+
+export const reserveVdsDamage: Damage = {
+  name: 'bad CRC in the reserve VDS', codes: ['vds-damaged'], touches: [],
+  apply: (img) => {
+    const loc = img.buf.readUInt32LE(256 * img.bs + 28); // reserve extent at 24 of the anchor
+    img.buf[loc * img.bs + 100] ^= 0xff;
+  },
+};
+
+export const vdsDiffersDamage: Damage = {
+  name: 'main and reserve VDS that differ', codes: ['vds-differs'], touches: [],
+  apply: (img) => {
+    const loc = img.buf.readUInt32LE(256 * img.bs + 28);
+    img.buf[loc * img.bs + 100] ^= 0x01;
+    fixTag(img.buf, loc * img.bs);
+  },
+};
+
+/** u64 fields of FE (4/14.9) and EFE (4/14.17) at their offsets. */
+function entryField(img: Image, fe: number, field: 'uniqueID' | 'recorded'): number {
+  const extended = img.buf.readUInt16LE(fe) === TAG_EFE;
+  return fe + (field === 'uniqueID' ? (extended ? 200 : 160) : (extended ? 72 : 64));
+}
+
+export const uniqueIdDamage: Damage = {
+  name: 'two file entries with one unique ID', codes: ['unique-id'], touches: [],
+  apply: (img) => {
+    const a = img.entryOf('f2048');
+    const b = img.entryOf('f2049');
+    img.buf.writeBigUInt64LE(img.buf.readBigUInt64LE(entryField(img, b, 'uniqueID')), entryField(img, a, 'uniqueID'));
+    fixTag(img.buf, a);
+  },
+};
+
+export const lvidUniqueIdDamage: Damage = {
+  name: 'the LVID next unique ID too low', codes: ['lvid-unique-id'], touches: [],
+  apply: (img) => {
+    const l = img.lvid();
+    img.buf.writeBigUInt64LE(16n, l + 40); // 3/10.10.5, 4/14.15
+    fixTag(img.buf, l);
+  },
+};
+
+export const recordedDamage: Damage = {
+  name: 'wrong logical blocks recorded', codes: ['size'], touches: [],
+  apply: (img) => {
+    const fe = img.entryOf('sibling');
+    const o = entryField(img, fe, 'recorded');
+    img.buf.writeBigUInt64LE(img.buf.readBigUInt64LE(o) + 3n, o);
+    fixTag(img.buf, fe);
+  },
+};
+
+export const sizeDamage: Damage = {
+  name: 'an information length beyond the allocation', codes: ['size'], touches: [],
+  apply: (img) => {
+    const fe = img.entryOf('one');
+    img.buf.writeBigUInt64LE(5000n, fe + 56); // 4/14.9.10; the one byte is in the ICB
+    fixTag(img.buf, fe);
+  },
+};
+
+/** The first FID of a directory embedded in its ICB: its parent entry (4/14.4.3). */
+function parentFidOf(img: Image, dirName: string): number {
+  const fe = img.entryOf(dirName);
+  const l = fileEntryLayout(img.buf, fe);
+  if (l.adType !== 3) throw new Error(`${dirName} is not embedded in its ICB`);
+  return l.adOffset;
+}
+
+export const parentDamage: Damage = {
+  name: 'a parent entry pointing elsewhere', codes: ['parent', 'link-count'], touches: [],
+  apply: (img) => {
+    const root = img.icbOf(parentFidOf(img, 'a'));
+    const p = parentFidOf(img, 'c');
+    img.buf.writeUInt32LE(root, p + 24);
+    img.retagFid(p);
+  },
+};
+
+export const spaceMapDamage: Damage = {
+  name: 'a damaged space bitmap', codes: ['space-map'], touches: [],
+  apply: (img) => {
+    img.buf[img.sbd() + 4] ^= 0xff; // the tag checksum
+  },
+};
+
+export const duplicateNameDamage: Damage = {
+  name: 'two entries with one name', codes: ['name'], touches: ['f2048'],
+  apply: (img) => {
+    const f = img.fid('f2048');
+    const at = f + 38 + img.buf.readUInt16LE(f + 36) + 5; // the last character of "\x08f2048"
+    img.buf[at] = '7'.charCodeAt(0);
+    img.retagFid(f);
+  },
+};
+
+export const entryTagDamage: Damage = {
+  name: 'a file entry with a bad CRC', codes: ['tag'], touches: ['f2049'],
+  apply: (img) => {
+    const fe = img.entryOf('f2049');
+    img.buf[fe + 100] ^= 0xff;
+  },
+};

@@ -22,8 +22,9 @@ import { translateName } from '../cs0';
 import { decodePartitionHeader, Lvd, Lvid, Pd, LVID_INTEGRITY_OPEN, PD_ACCESS_READ_ONLY } from '../codec/volume';
 import { LbAddr, EXT_LENGTH_MASK, EXT_RECORDED_ALLOCATED, EXT_NOT_RECORDED_ALLOCATED } from '../codec/primitives';
 import { fid, Fid, Fsd, FT_DIRECTORY, FT_STREAMDIR, FID_DELETED, FID_DIRECTORY, FID_PARENT, ICB_STRATEGY_4096 } from '../codec/file';
-import { TAG_FID, TAG_FE, TAG_EFE, TAG_IE, TAG_TE, verifyTag } from '../codec/tag';
+import { TAG_FID, TAG_FE, TAG_EFE, TAG_IE, TAG_TE, TAG_SBD, verifyTag } from '../codec/tag';
 import { loadSpaceMap, SpaceMap } from '../write/spacemap';
+import { Allocator } from '../write/alloc';
 import { Problem, problem } from './problem';
 import { checkAnchors, checkVds, checkSparing } from './descriptors';
 import * as fix from './repair';
@@ -177,6 +178,29 @@ function recordedBlocks(data: FileData, bs: number): number {
   return data.extents.reduce((n, x) => n + (x.type === EXT_RECORDED_ALLOCATED ? Math.ceil(x.length / bs) : 0), 0) + (data.aeds?.length ?? 0);
 }
 
+/**
+ * A space bitmap (4/14.12) to write in place of a damaged one: every block
+ * free, the size the partition header gives; undefined for a table.
+ */
+function blankBitmap(m: Mounted, part: Partition, pd: Pd, packetBlocks: number): SpaceMap | undefined {
+  const h = decodePartitionHeader(pd.partitionContentsUse);
+  if (h.unallocSpaceBitmap.extLength === 0) return undefined;
+  const bs = m.disc.blockSize;
+  const numOfBits = part.length;
+  const numOfBytes = Math.ceil(numOfBits / 8);
+  const blocks = Math.ceil(h.unallocSpaceBitmap.extLength / bs);
+  if (24 + numOfBytes > blocks * bs) return undefined;
+  const bitmap = new Uint8Array(numOfBytes).fill(0xff);
+  if (numOfBits % 8) bitmap[numOfBytes - 1] = (1 << (numOfBits % 8)) - 1;
+  const t = m.lvd.descTag;
+  const descTag = { tagIdent: TAG_SBD, descVersion: t.descVersion, tagChecksum: 0, tagSerialNum: t.tagSerialNum, descCRC: 0, descCRCLength: Math.min(8 + numOfBytes, 0xffff), tagLocation: h.unallocSpaceBitmap.extPosition };
+  return {
+    kind: 'bitmap', ref: part.ref, at: h.unallocSpaceBitmap.extPosition, blocks,
+    sbd: { descTag, numOfBits, numOfBytes, bitmap },
+    alloc: new Allocator(Uint8Array.from(bitmap), numOfBits, packetBlocks),
+  };
+}
+
 /** Run every check once. `progress(done, estimate)` is called as entries are checked. */
 export async function checkVolume(dev: BlockDevice, progress: (done: number, total: number) => void = () => undefined): Promise<CheckResult> {
   const m = await mount(dev);
@@ -201,6 +225,7 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
   let claims: Claims | undefined;
   let map: SpaceMap | undefined;
   let dataPart: Partition | undefined;
+  let mapDamaged = false;
   const hasVat = parts.some((p) => p.kind === 'virtual');
   if (parts.length !== 1 || (parts[0].kind !== 'physical' && parts[0].kind !== 'sparable')) {
     skipped.push(`allocation: ${parts.map((p) => p.kind).join(' + ')} partitions are not checked`);
@@ -213,7 +238,14 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
       if (typeof loaded === 'string') skipped.push(`allocation: ${loaded}`);
       else map = loaded;
     } catch (e) {
-      problems.push(problem('space-map', `the space map cannot be read: ${(e as Error).message}`));
+      map = blankBitmap(m, dataPart, pd, packetBlocks);
+      const why = `the space map cannot be read: ${(e as Error).message}`;
+      if (map) {
+        mapDamaged = true;
+        problems.push(problem('space-map', `${why}; a new bitmap marks used only what the tree reaches (file entries no entry points at cannot be told from deleted ones, and are not kept)`, fix.rebuildSpaceMap(false)));
+      } else {
+        problems.push(problem('space-map', why));
+      }
     }
     if (map) {
       claims = new Claims(dataPart.ref, map.alloc.numBits);
@@ -467,7 +499,7 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
     }
     const doubles = [...claims.doubles.entries()];
     const rebuild = fix.rebuildSpaceMap(!ambiguous && doubles.length === 0);
-    if (usedFree.length) {
+    if (usedFree.length && !mapDamaged) {
       problems.push(problem('used-free', `${usedFree.length} block${usedFree.length === 1 ? '' : 's'} in use marked free in the space map: ${listBlocks(usedFree)}`, rebuild));
     }
     if (unreachable.length) {
@@ -491,13 +523,14 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
   } else {
     const l = m.lvid;
     if (l.impUse && (l.impUse.numFiles !== numFiles || l.impUse.numDirs !== numDirs)) {
-      problems.push(problem('lvid-counts', `the LVID records ${l.impUse.numFiles} files and ${l.impUse.numDirs} directories, the tree has ${numFiles} and ${numDirs}`, fix.lvidCounts(numFiles, numDirs)));
+      // With part of the tree unreadable the true counts are not known: nothing to set them to.
+      problems.push(problem('lvid-counts', `the LVID records ${l.impUse.numFiles} files and ${l.impUse.numDirs} directories, the tree has ${numFiles} and ${numDirs}`, ambiguous ? undefined : fix.lvidCounts(numFiles, numDirs)));
     }
     if (allocResult) {
       const free = allocResult.total - allocResult.used;
       const recorded = l.freeSpaceTable[allocResult.ref];
       if (recorded !== undefined && recorded !== free) {
-        problems.push(problem('lvid-free', `the LVID records ${recorded} free blocks, the partition has ${free}`, fix.lvidFree(allocResult.ref, free)));
+        problems.push(problem('lvid-free', `the LVID records ${recorded} free blocks, the partition has ${free}`, ambiguous ? undefined : fix.lvidFree(allocResult.ref, free)));
       }
     }
     if (l.uniqueID <= maxUid) {

@@ -1,0 +1,118 @@
+/**
+ * fsck on the other kinds of damage, on a volume the pktfs write engine wrote:
+ * anchors, the reserve sequence, sequences that differ, unique IDs, sizes,
+ * parent entries, a damaged space bitmap (repaired: found, repaired, clean,
+ * udfinfo agrees, udfclient reads the files), and the kinds fsck does not
+ * repair (duplicate names, a file entry with a bad CRC): found, exit 4, nothing
+ * freed that might belong to the file it could not read.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { makeTempDir, removeTempDir } from '../helpers/tmp';
+import { haveTools, udfinfo } from '../helpers/tools';
+import { buildSourceTree, walkHost, TreeEntry } from '../helpers/tree';
+import { makeImage, openRw, putTree, writable, udfclientGetAll } from './write-helpers';
+import { fsckImage, codes, describe as describeRun } from './fsck-helpers';
+import {
+  Damage, Image, anchorDamage, reserveVdsDamage, vdsDiffersDamage, uniqueIdDamage, lvidUniqueIdDamage, recordedDamage,
+  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage,
+} from './fsck-damage';
+
+const TOOLS = haveTools('mkudffs', 'udfclient', 'udfinfo');
+const describeIf = TOOLS ? describe : describe.skip;
+if (!TOOLS) console.warn('fsck-more: mkudffs/udfclient/udfinfo missing, skipped');
+
+jest.setTimeout(60000);
+
+let dir: string;
+let src: string;
+let host: TreeEntry[];
+let base: string;
+
+beforeAll(async () => {
+  if (!TOOLS) return;
+  dir = makeTempDir('fsck-more');
+  src = path.join(dir, 'src');
+  fs.mkdirSync(src);
+  buildSourceTree(src, 200000);
+  host = walkHost(src);
+  base = makeImage({ media: 'hd', rev: '2.01', bs: 2048 }, dir, 'base');
+  const m = await openRw(base);
+  try {
+    const vol = writable(m);
+    await putTree(vol, vol.rootIno, src);
+  } finally {
+    await m.close();
+  }
+});
+afterAll(() => removeTempDir(dir));
+
+let n = 0;
+function damaged(damages: Damage[]): string {
+  const img = path.join(dir, `work-${n++}.img`);
+  fs.copyFileSync(base, img);
+  const image = new Image(img, 2048);
+  for (const d of damages) d.apply(image);
+  image.save();
+  return img;
+}
+
+async function udfclientReads(img: string, touched: string[]): Promise<void> {
+  const out = path.join(dir, `out-${n++}`);
+  const log = await udfclientGetAll(img, 2048, fs.readdirSync(src), out);
+  const got = new Map(walkHost(out).map((e) => [e.path, e.sha256]));
+  for (const w of host.filter((e) => e.type === 'file' && /^[\x20-\x7e]*$/.test(e.path) && !touched.includes(e.path))) {
+    if (got.get(w.path) !== w.sha256) throw new Error(`udfclient: ${w.path} ${got.has(w.path) ? 'differs' : 'missing'}\n${log.slice(-1500)}`);
+  }
+}
+
+describeIf('fsck on further damage', () => {
+  const repaired: [Damage, boolean][] = [
+    [anchorDamage, false], [reserveVdsDamage, false], [vdsDiffersDamage, false], [uniqueIdDamage, false],
+    [lvidUniqueIdDamage, false], [recordedDamage, false], [sizeDamage, false], [parentDamage, true], [spaceMapDamage, true],
+  ];
+  test.concurrent.each(repaired.map(([d, reads]) => [d.name, d, reads] as const))('%s: found, repaired, then clean', async (_n, d, reads) => {
+    const img = damaged([d]);
+    const found = await fsckImage(img, 'check');
+    expect({ exit: found.exit, codes: codes(found) }).toEqual({ exit: 4, codes: [...d.codes].sort() });
+    const fixed = await fsckImage(img, 'yes');
+    if (fixed.exit !== 1) throw new Error(`fsck -y exited ${fixed.exit}:\n${describeRun(fixed)}`);
+    const again = await fsckImage(img, 'check');
+    if (again.exit !== 0) throw new Error(`second fsck exited ${again.exit}:\n${describeRun(again)}`);
+    const info = udfinfo(img);
+    expect(info.errors).toEqual([]);
+    expect({ files: info.numFiles, dirs: info.numDirs, free: info.freeBlocks, integrity: info.fields.integrity })
+      .toEqual({ files: again.summary.files, dirs: again.summary.dirs, free: again.summary.freeBlocks, integrity: 'closed' });
+    if (reads) await udfclientReads(img, d.touches);
+  });
+
+  test('the reserve copy restores a main descriptor also when the anchor at 256 is the one left', async () => {
+    const img = damaged([anchorDamage, reserveVdsDamage]);
+    expect(codes(await fsckImage(img, 'check'))).toEqual(['anchor', 'vds-damaged']);
+    expect((await fsckImage(img, 'yes')).exit).toBe(1);
+    expect((await fsckImage(img, 'check')).exit).toBe(0);
+  });
+
+  test('two entries with one name: found, not repaired, the image left as it was', async () => {
+    const img = damaged([duplicateNameDamage]);
+    const before = fs.readFileSync(img);
+    const r = await fsckImage(img, 'yes');
+    expect({ exit: r.exit, codes: codes(r), outcomes: r.problems.map((p) => p.outcome) }).toEqual({ exit: 4, codes: ['name'], outcomes: ['unfixable'] });
+    expect(r.problems[0].message).toBe('directory /: two entries named "f2047"');
+    expect(fs.readFileSync(img).equals(before)).toBe(true);
+  });
+
+  test('a file entry with a bad CRC: found, and its blocks are not freed nor the counts changed', async () => {
+    const img = damaged([entryTagDamage]);
+    const before = udfinfo(img);
+    const r = await fsckImage(img, 'yes');
+    expect(r.exit & 4).toBe(4);
+    const byCode = new Map(r.problems.map((p) => [p.code, p.outcome]));
+    expect(byCode.get('tag')).toBe('unfixable');
+    expect(byCode.get('unreachable')).toBe('unfixable');
+    expect(byCode.get('lvid-counts')).toBe('unfixable');
+    expect(r.problems.find((p) => p.code === 'tag')!.message).toMatch(/^\/f2049 \(block \d+\): bad descriptor CRC at block \d+$/);
+    const after = udfinfo(img);
+    expect({ free: after.freeBlocks, files: after.numFiles }).toEqual({ free: before.freeBlocks, files: before.numFiles });
+  });
+});
