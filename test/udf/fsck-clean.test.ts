@@ -19,10 +19,10 @@ if (!TOOLS) console.warn('fsck-clean: mkudffs/udfclient/udfinfo/xz missing, skip
 
 jest.setTimeout(120000);
 
-/** Filled by udfclient: plain and sparable, each block size, each revision but 2.50+ (VAT only). */
+/** Filled by udfclient: plain and sparable, each block size, FE and EFE, strategy 4096. */
 const FILLED = [
-  'hd-2.01-b512-inicb', 'hd-1.02-b2048-short', 'hd-1.50-b1024-long', 'hd-2.00-b4096-inicb', 'hd-2.01-b2048-long-strategy=4096',
-  'dvd-2.01-b2048-short-noefe', 'dvdrw-2.01-b4096-short', 'cdrw-2.01-b1024-inicb', 'cdrw-1.50-b512-short',
+  'hd-2.01-b512-inicb', 'hd-1.02-b2048-short', 'hd-2.00-b4096-inicb', 'hd-2.01-b2048-long-strategy=4096',
+  'dvdrw-2.01-b4096-short', 'cdrw-2.01-b1024-inicb',
 ];
 /** Empty: the other space kinds and the VAT media. */
 const EMPTY = MATRIX.filter((s) => !canFill(s));

@@ -353,3 +353,10 @@ export const entryTagDamage: Damage = {
     img.buf[fe + 100] ^= 0xff;
   },
 };
+
+export const lvidTagDamage: Damage = {
+  name: 'a damaged LVID', codes: ['lvid-damaged'], touches: [],
+  apply: (img) => {
+    img.buf[img.lvid() + 100] ^= 0xff; // inside the implementation use: the CRC no longer matches
+  },
+};

@@ -15,7 +15,7 @@ import { makeImage, openRw, putTree, writable, udfclientGetAll } from './write-h
 import { fsckImage, codes, describe as describeRun } from './fsck-helpers';
 import {
   Damage, Image, anchorDamage, reserveVdsDamage, vdsDiffersDamage, uniqueIdDamage, lvidUniqueIdDamage, recordedDamage,
-  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage,
+  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage, lvidTagDamage,
 } from './fsck-damage';
 
 const TOOLS = haveTools('mkudffs', 'udfclient', 'udfinfo');
@@ -70,6 +70,7 @@ describeIf('fsck on further damage', () => {
   const repaired: [Damage, boolean][] = [
     [anchorDamage, false], [reserveVdsDamage, false], [vdsDiffersDamage, false], [uniqueIdDamage, false],
     [lvidUniqueIdDamage, false], [recordedDamage, false], [sizeDamage, false], [parentDamage, true], [spaceMapDamage, true],
+    [lvidTagDamage, true],
   ];
   test.concurrent.each(repaired.map(([d, reads]) => [d.name, d, reads] as const))('%s: found, repaired, then clean', async (_n, d, reads) => {
     const img = damaged([d]);

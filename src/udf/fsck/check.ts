@@ -20,9 +20,11 @@ import { readFsd } from '../volume';
 import { inoOf, locOf } from '../attr';
 import { translateName } from '../cs0';
 import { decodePartitionHeader, Lvd, Lvid, Pd, LVID_INTEGRITY_OPEN, PD_ACCESS_READ_ONLY } from '../codec/volume';
-import { LbAddr, EXT_LENGTH_MASK, EXT_RECORDED_ALLOCATED, EXT_NOT_RECORDED_ALLOCATED } from '../codec/primitives';
+import { LbAddr, EXT_LENGTH_MASK, EXT_RECORDED_ALLOCATED, EXT_NOT_RECORDED_ALLOCATED, regidUdfRevision } from '../codec/primitives';
 import { fid, Fid, Fsd, FT_DIRECTORY, FT_STREAMDIR, FID_DELETED, FID_DIRECTORY, FID_PARENT, ICB_STRATEGY_4096 } from '../codec/file';
-import { TAG_FID, TAG_FE, TAG_EFE, TAG_IE, TAG_TE, TAG_SBD, verifyTag } from '../codec/tag';
+import { TAG_FID, TAG_FE, TAG_EFE, TAG_IE, TAG_TE, TAG_SBD, TAG_LVID, verifyTag } from '../codec/tag';
+import { dateToTimestamp } from '../time';
+import { PKTFS_IMP_IDENT } from '../write/ident';
 import { loadSpaceMap, SpaceMap } from '../write/spacemap';
 import { Allocator } from '../write/alloc';
 import { Problem, problem } from './problem';
@@ -200,6 +202,43 @@ function blankBitmap(m: Mounted, part: Partition, pd: Pd, packetBlocks: number):
     alloc: new Allocator(Uint8Array.from(bitmap), numOfBits, packetBlocks),
   };
 }
+
+/** Why the LVID at `block` is unusable. */
+async function lvidError(disc: Disc, block: number): Promise<string> {
+  try {
+    verifyTag(await disc.readBlock(block), 0, { what: 'LVID', location: block, idents: [TAG_LVID] });
+    return `the one at block ${block} is not followed as the sequence says`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** An LVID with what the check found (see repair.ts rebuildLvid), marked open until the pass closes it. */
+function newLvid(m: Mounted, a: NonNullable<CheckResult['alloc']>, numFiles: number, numDirs: number, nextUid: number): Lvid {
+  const rev = regidUdfRevision(m.lvd.domainIdent) || 0x0201;
+  const n = m.lvd.partitionMaps.length;
+  const freeSpaceTable = new Array<number>(n).fill(0xffffffff);
+  const sizeTable = new Array<number>(n).fill(0xffffffff);
+  freeSpaceTable[a.ref] = a.total - a.used;
+  sizeTable[a.ref] = a.total;
+  const t = m.lvd.descTag;
+  return {
+    descTag: { tagIdent: TAG_LVID, descVersion: t.descVersion, tagChecksum: 0, tagSerialNum: t.tagSerialNum, descCRC: 0, descCRCLength: 0, tagLocation: 0 },
+    recordingDateAndTime: dateToTimestamp(new Date()),
+    integrityType: LVID_INTEGRITY_OPEN,
+    nextIntegrityExt: { extLength: 0, extLocation: 0 },
+    uniqueID: Math.max(16, nextUid),
+    numOfPartitions: n,
+    lengthOfImpUse: LVID_IMP_USE_BYTES,
+    freeSpaceTable,
+    sizeTable,
+    impUse: { impIdent: PKTFS_IMP_IDENT, numFiles, numDirs, minUDFReadRev: rev, minUDFWriteRev: rev, maxUDFWriteRev: rev, impUse: new Uint8Array(0) },
+    rawImpUse: new Uint8Array(LVID_IMP_USE_BYTES),
+  };
+}
+
+/** UDF 2.2.6.4: the implementation use area up to the maximum write revision. */
+const LVID_IMP_USE_BYTES = 46;
 
 /** Run every check once. `progress(done, estimate)` is called as entries are checked. */
 export async function checkVolume(dev: BlockDevice, progress: (done: number, total: number) => void = () => undefined): Promise<CheckResult> {
@@ -519,7 +558,11 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
   } else if (readOnlyMedium && !m.lvid) {
     skipped.push('integrity: read-only medium without a logical volume integrity descriptor');
   } else if (!m.lvid || m.lvidBlock === undefined) {
-    problems.push(problem('lvid-damaged', 'no usable logical volume integrity descriptor'));
+    const seq = m.lvd.integritySeqExt;
+    const canRebuild = seq.extLength >= bs && allocResult && !ambiguous && parts.length === 1;
+    const why = seq.extLength >= bs ? await lvidError(disc, seq.extLocation) : 'the LVD names no integrity sequence';
+    problems.push(problem('lvid-damaged', `no usable logical volume integrity descriptor: ${why}`, canRebuild
+      ? fix.rebuildLvid(seq.extLocation, () => newLvid(m, allocResult!, numFiles, numDirs, maxUid + 1)) : undefined));
   } else {
     const l = m.lvid;
     if (l.impUse && (l.impUse.numFiles !== numFiles || l.impUse.numDirs !== numDirs)) {

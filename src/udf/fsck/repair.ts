@@ -19,6 +19,7 @@ import { readPartBlocks, writePartBlocks } from '../write/blockio';
 import { loadNode, storeNode, WNode, AdForm, Run } from '../write/node';
 import { loadDir, removeEntry, setParent, addEntry, newDir, icbLongAd, WDir } from '../write/directory';
 import { PKTFS_IMP_IDENT } from '../write/ident';
+import type { Lvid } from '../codec/volume';
 import type { Node } from './check';
 import type { Repair } from './problem';
 import { STAGE_TREE, STAGE_ENTRIES, STAGE_SPACE, STAGE_LVID } from './problem';
@@ -272,6 +273,23 @@ export function lvidClose(): Repair {
   return {
     stage: STAGE_LVID + 1, safe: true, describe: 'mark the volume closed',
     run: async (r) => {
+      r.closeLvid = true;
+      r.lvidChanged = true;
+    },
+  };
+}
+
+/**
+ * A new LVID in place of a damaged one (3/10.10, UDF 2.2.6): the counts, free
+ * space and next unique ID the check found, the partition sizes, and the
+ * domain's revision as the minimum and maximum (what the LVID said is lost).
+ */
+export function rebuildLvid(block: number, make: () => Lvid): Repair {
+  return {
+    stage: STAGE_LVID - 1, safe: false, describe: `write a new LVID at block ${block} from what the check found`,
+    run: async (r) => {
+      r.lvid = make();
+      r.lvidBlock = block;
       r.closeLvid = true;
       r.lvidChanged = true;
     },
