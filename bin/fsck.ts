@@ -41,8 +41,8 @@ export interface FsckIO {
   err(text: string): void;
   /** A terminal to ask on (stdin and stdout both TTYs). */
   interactive: boolean;
-  /** A terminal for the progress bar (stderr a TTY). */
-  progressTty: boolean;
+  /** Where the progress bar goes: a terminal (stderr when it is one), or nowhere. */
+  progress?: NodeJS.WritableStream;
   /** Ask a question, resolve to the line typed (undefined at end of input). */
   ask(question: string): Promise<string | undefined>;
 }
@@ -66,7 +66,7 @@ const STDIO: FsckIO = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
   interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
-  progressTty: !!process.stderr.isTTY,
+  progress: process.stderr.isTTY ? process.stderr : undefined,
   ask: stdioAsk,
 };
 
@@ -133,9 +133,9 @@ export async function fsckCommand(source: string, flags: FsckFlags, io: FsckIO =
   let bar: import('cli-progress').SingleBar | undefined;
   try {
     top = packetLayer(device, parseMountOptions([])).packets;
-    if (io.progressTty && !flags.json) {
+    if (io.progress && !flags.json) {
       const { SingleBar, Presets } = await import('cli-progress');
-      bar = new SingleBar({ format: 'pass {pass} |{bar}| {value}/{total} entries', stream: process.stderr, clearOnComplete: true, hideCursor: true }, Presets.shades_classic);
+      bar = new SingleBar({ format: 'pass {pass} |{bar}| {value}/{total} entries', stream: io.progress, clearOnComplete: true, hideCursor: true }, Presets.shades_classic);
     }
     let barPass = 0;
     const result = await fsck(top, {

@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { PassThrough } from 'stream';
 import { fsckCommand, FSCK_EXIT, FSCK_FORMAT, type FsckFlags, type FsckIO } from '../../bin/fsck';
 import { MatrixSpec } from '../helpers/images';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
@@ -60,14 +61,14 @@ function copyOf(which: string, damage: ((img: Image) => void)[] = []): string {
 
 interface Run { code: number; out: string; err: string; asked: string[] }
 
-async function run(source: string, flags: FsckFlags, opts: { interactive?: boolean; answers?: string[] } = {}): Promise<Run> {
+async function run(source: string, flags: FsckFlags, opts: { interactive?: boolean; answers?: string[]; progress?: NodeJS.WritableStream } = {}): Promise<Run> {
   const r: Run = { code: -1, out: '', err: '', asked: [] };
   const answers = [...(opts.answers ?? [])];
   const io: FsckIO = {
     out: (t) => { r.out += t; },
     err: (t) => { r.err += t; },
     interactive: !!opts.interactive,
-    progressTty: false,
+    progress: opts.progress,
     ask: async (q) => { r.asked.push(q); return answers.shift(); },
   };
   r.code = await fsckCommand(source, flags, io);
@@ -126,6 +127,24 @@ maybe('asking on a terminal: a bad answer is asked again, "y" repairs, end of in
   const img2 = copyOf('hd', [linkCountDamage.apply]);
   const r2 = await run(img2, {}, { interactive: true, answers: [] });
   expect(r2.code).toBe(FSCK_EXIT.LEFT);
+});
+
+maybe('a progress bar on a terminal, none with --json', async () => {
+  const img = copyOf('hd');
+  const tty = () => {
+    const s = new PassThrough() as PassThrough & { isTTY: boolean; columns: number; text: string };
+    s.isTTY = true;
+    s.columns = 80;
+    s.text = '';
+    s.on('data', (d: Buffer) => { s.text += d.toString(); });
+    return s;
+  };
+  const a = tty();
+  expect((await run(img, { n: true }, { progress: a })).code).toBe(FSCK_EXIT.CLEAN);
+  expect(a.text).toMatch(/pass 1 \|[█░]+\| \d+\/\d+ entries/);
+  const b = tty();
+  await run(img, { n: true, json: true }, { progress: b });
+  expect(b.text).toBe('');
 });
 
 maybe('--json: one object in the documented format', async () => {
