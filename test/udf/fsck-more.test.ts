@@ -15,7 +15,7 @@ import { makeImage, openRw, putTree, writable, udfclientGetAll } from './write-h
 import { fsckImage, codes, describe as describeRun } from './fsck-helpers';
 import {
   Damage, Image, anchorDamage, reserveVdsDamage, vdsDiffersDamage, uniqueIdDamage, lvidUniqueIdDamage, recordedDamage,
-  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage, lvidTagDamage,
+  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage, lvidTagDamage, vdsDamage,
 } from './fsck-damage';
 
 const TOOLS = haveTools('mkudffs', 'udfclient', 'udfinfo');
@@ -92,6 +92,18 @@ describeIf('fsck on further damage', () => {
     expect(codes(await fsckImage(img, 'check'))).toEqual(['anchor', 'vds-damaged']);
     expect((await fsckImage(img, 'yes')).exit).toBe(1);
     expect((await fsckImage(img, 'check')).exit).toBe(0);
+  });
+
+  test('a write-once (VAT) medium: the damage is found, nothing is written', async () => {
+    const img = makeImage({ media: 'cdr', rev: '2.01', bs: 2048, blocks: 4096 }, dir, 'cdr');
+    const image = new Image(img, 2048);
+    vdsDamage.apply(image);
+    image.save();
+    const before = fs.readFileSync(img);
+    const r = await fsckImage(img, 'yes');
+    expect({ exit: r.exit, codes: codes(r), outcomes: r.problems.map((p) => p.outcome) }).toEqual({ exit: 4, codes: ['vds-damaged'], outcomes: ['unfixable'] });
+    expect(r.summary.skipped).toContain('repairs: the medium is read-only or write-once, so nothing is repaired in place');
+    expect(fs.readFileSync(img).equals(before)).toBe(true);
   });
 
   test('two entries with one name: found, not repaired, the image left as it was', async () => {

@@ -19,7 +19,7 @@ import { Space, FileEntry, FileData, readFileEntry, fileData, readData, blockOfB
 import { readFsd } from '../volume';
 import { inoOf, locOf } from '../attr';
 import { translateName } from '../cs0';
-import { decodePartitionHeader, Lvd, Lvid, Pd, LVID_INTEGRITY_OPEN, PD_ACCESS_READ_ONLY } from '../codec/volume';
+import { decodePartitionHeader, Lvd, Lvid, Pd, LVID_INTEGRITY_OPEN, PD_ACCESS_READ_ONLY, PD_ACCESS_WRITE_ONCE } from '../codec/volume';
 import { LbAddr, EXT_LENGTH_MASK, EXT_RECORDED_ALLOCATED, EXT_NOT_RECORDED_ALLOCATED, regidUdfRevision } from '../codec/primitives';
 import { fid, Fid, Fsd, FT_DIRECTORY, FT_STREAMDIR, FID_DELETED, FID_DIRECTORY, FID_PARENT, ICB_STRATEGY_4096 } from '../codec/file';
 import { TAG_FID, TAG_FE, TAG_EFE, TAG_IE, TAG_TE, TAG_SBD, TAG_LVID, verifyTag } from '../codec/tag';
@@ -485,7 +485,8 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
   }
   const topOrphans = orphans.filter((n) => n.reachedFrom === undefined);
   if (topOrphans.length) {
-    problems.push(problem('orphan', `${topOrphans.length} file entr${topOrphans.length === 1 ? 'y' : 'ies'} with no directory entry: ${topOrphans.map((n) => `block ${n.loc.logicalBlockNum} (${n.isDir ? 'directory' : 'file'})`).join(', ')}`, fix.attachOrphans(topOrphans, root)));
+    const shown = topOrphans.slice(0, SHOW_BLOCKS).map((n) => `block ${n.loc.logicalBlockNum} (${n.isDir ? 'directory' : 'file'})`).join(', ');
+    problems.push(problem('orphan', `${topOrphans.length} file entr${topOrphans.length === 1 ? 'y' : 'ies'} with no directory entry: ${shown}${topOrphans.length > SHOW_BLOCKS ? ', ...' : ''}`, fix.attachOrphans(topOrphans, root)));
   }
 
   // ---- parent entries (4/14.4.3: the parent FID names the directory holding this one)
@@ -582,6 +583,12 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
     if (l.integrityType === LVID_INTEGRITY_OPEN) {
       problems.push(problem('lvid-open', 'the volume is marked open: it was not closed cleanly', fix.lvidClose()));
     }
+  }
+  // A pressed or write-once medium is not rewritten in place (UDF 6.10: VAT media are appended to).
+  const sequential = hasVat || [...m.pds.values()].some((p) => p.accessType === PD_ACCESS_READ_ONLY || p.accessType === PD_ACCESS_WRITE_ONCE);
+  if (sequential && problems.some((p) => p.repair)) {
+    for (const p of problems) p.repair = undefined;
+    skipped.push('repairs: the medium is read-only or write-once, so nothing is repaired in place');
   }
   debug('pass: %d problems, %d files, %d dirs', problems.length, numFiles, numDirs);
   progress(done, done);
