@@ -302,12 +302,15 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
   const nodes = new Map<number, Node>();
   const refs = new Map<number, number>();
   const uniqueIds = new Map<number, number>();
+  const unreadable = new Set<number>();
   let ambiguous = false;
   let done = 0;
   const estimate = (m.lvid?.impUse ? m.lvid.impUse.numFiles + m.lvid.impUse.numDirs : 0) || 1;
   const addRef = (key: number) => refs.set(key, (refs.get(key) ?? 0) + 1);
 
   const streams: { loc: LbAddr; path: string }[] = [];
+  /** Direct entries whose next block may belong to their ICB; looked at once everything else is claimed. */
+  const icbTails: { owner: number; loc: LbAddr; strategy4096: boolean }[] = [];
   const visit = async (loc: LbAddr, path: string, orphan: boolean, system = false): Promise<Node | undefined> => {
     const key = inoOf(loc);
     const seen = nodes.get(key);
@@ -322,7 +325,8 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
       entryLoc = located.loc;
       data = await fileData(space, located, what);
     } catch (e) {
-      problems.push(problem('tag', (e as Error).message));
+      if (!unreadable.has(key)) problems.push(problem('tag', (e as Error).message));
+      unreadable.add(key);
       ambiguous = true;
       return undefined;
     }
@@ -338,21 +342,7 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
     if (claims) {
       claims.claim(owner, loc.partitionReferenceNum, loc.logicalBlockNum, 1);
       if (entryLoc.logicalBlockNum !== loc.logicalBlockNum) claims.claim(owner, entryLoc.partitionReferenceNum, entryLoc.logicalBlockNum, 1);
-      // Strategy 4096 (4/A.5): the block after the direct entry is the ICB's second entry, kept for a
-      // newer one; writers also leave a terminal entry (4/14.8) there when they rewrite an ICB elsewhere.
-      const next = entryLoc.logicalBlockNum + 1;
-      if (map && next < claims.length && claims.owner[next] === -1 && !map.alloc.isFree(next)) {
-        let mine = entry.icbTag.strategyType === ICB_STRATEGY_4096;
-        if (!mine) {
-          try {
-            verifyTag(await fix.readBlock(space, { partitionReferenceNum: entryLoc.partitionReferenceNum, logicalBlockNum: next }), 0, { what: 'ICB', location: next, idents: [TAG_IE, TAG_TE] });
-            mine = true;
-          } catch {
-            // not part of this ICB
-          }
-        }
-        if (mine) claims.claim(owner, entryLoc.partitionReferenceNum, next, 1);
-      }
+      icbTails.push({ owner, loc: entryLoc, strategy4096: entry.icbTag.strategyType === ICB_STRATEGY_4096 });
       if (data.kind === 'extents') {
         for (const a of data.aeds ?? []) claims.claim(owner, a.partitionReferenceNum, a.logicalBlockNum, 1);
         for (const x of data.extents) {
@@ -462,6 +452,27 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
     if (n.isDir) await walk(n);
   }
 
+  // Strategy 4096 (4/A.5): the block after the direct entry is kept for the ICB's next entry (an
+  // unrecorded block, or an indirect entry); writers also leave a terminal entry (4/14.8) there when
+  // they rewrite an ICB elsewhere. Such a block, marked used and claimed by nothing else, is the ICB's.
+  const claimTails = async (): Promise<void> => {
+    if (!claims || !map) return;
+    for (const t of icbTails.splice(0)) {
+      const next = t.loc.logicalBlockNum + 1;
+      if (t.loc.partitionReferenceNum !== claims.ref || next >= claims.length || claims.owner[next] !== -1 || map.alloc.isFree(next)) continue;
+      const buf = await fix.readBlock(space, { partitionReferenceNum: t.loc.partitionReferenceNum, logicalBlockNum: next });
+      let mine = t.strategy4096 && buf.every((x) => x === 0);
+      try {
+        verifyTag(buf, 0, { what: 'ICB', location: next, idents: [TAG_IE, TAG_TE] });
+        mine = true;
+      } catch {
+        // not part of this ICB
+      }
+      if (mine) claims.claim(t.owner, t.loc.partitionReferenceNum, next, 1);
+    }
+  };
+  await claimTails();
+
   // ---- orphans: file entries in blocks the space map calls used that nothing reached
   const orphans: Node[] = [];
   if (claims && map && dataPart) {
@@ -483,6 +494,7 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
       if (n.isDir) await walk(n);
     }
   }
+  await claimTails();
   const topOrphans = orphans.filter((n) => n.reachedFrom === undefined);
   if (topOrphans.length) {
     const shown = topOrphans.slice(0, SHOW_BLOCKS).map((n) => `block ${n.loc.logicalBlockNum} (${n.isDir ? 'directory' : 'file'})`).join(', ');
