@@ -9,10 +9,13 @@
  * "format": "pktfs-fsck/1" whose fields docs/cli.md lists).
  */
 import type { Command } from 'commander';
+import { promises as fsp } from 'fs';
+import * as path from 'path';
 import * as readline from 'readline';
 import { isFsError } from '../src/errors';
 import { isEmuSource, parseEmuSource } from '../src/drive/emu/source';
 import type { BlockDevice } from '../src/drive/types';
+import { parseMountinfo } from '../src/fuse/mountinfo';
 import type { FsckMode, FsckResult, Answer } from '../src/udf/fsck';
 
 export const FSCK_FORMAT = 'pktfs-fsck/1';
@@ -45,6 +48,8 @@ export interface FsckIO {
   progress?: NodeJS.WritableStream;
   /** Ask a question, resolve to the line typed (undefined at end of input). */
   ask(question: string): Promise<string | undefined>;
+  /** The text of /proc/self/mountinfo (to refuse repairing a mounted volume). */
+  mountinfo(): Promise<string>;
 }
 
 function stdioAsk(question: string): Promise<string | undefined> {
@@ -68,7 +73,24 @@ const STDIO: FsckIO = {
   interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
   progress: process.stderr.isTTY ? process.stderr : undefined,
   ask: stdioAsk,
+  mountinfo: () => fsp.readFile('/proc/self/mountinfo', 'utf8'),
 };
+
+/** The file (or device) a SOURCE names: the image path of an emu: SOURCE, resolved. */
+function sourceFile(source: string): string {
+  try {
+    return path.resolve(isEmuSource(source) ? parseEmuSource(source).path : source);
+  } catch {
+    return source;
+  }
+}
+
+/** Where pktfs has SOURCE mounted, if it does. */
+async function mountedOn(source: string, io: FsckIO): Promise<string | undefined> {
+  const text = await io.mountinfo().catch(() => '');
+  const want = sourceFile(source);
+  return parseMountinfo(text).find((m) => m.fsType === 'fuse.pktfs' && (m.source === source || sourceFile(m.source) === want))?.mountPoint;
+}
 
 /** y/yes, n/no, a/all; anything else asks again; end of input is no. */
 async function askAnswer(io: FsckIO, message: string, fix: string): Promise<Answer> {
@@ -115,6 +137,11 @@ export async function fsckCommand(source: string, flags: FsckFlags, io: FsckIO =
     mode = 'check';
     io.err(`pktfs fsck: ${flags.json ? '--json' : 'no terminal to ask on'} without -y or -p: checking only, as with -n\n`);
   }
+
+  // Repairing under a live mount would have two writers; checking one may see it half written.
+  const mounted = await mountedOn(source, io);
+  if (mounted && mode !== 'check') return fail(`${source} is mounted on ${mounted}: unmount it first, or check only with -n`, FSCK_EXIT.OPERATIONAL);
+  if (mounted) io.err(`pktfs fsck: ${source} is mounted on ${mounted}: what is found may be half written\n`);
 
   // Loaded here so that --help and usage errors load neither drives nor UDF.
   const { openSource } = await import('../src/drive/open');

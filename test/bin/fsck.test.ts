@@ -61,7 +61,7 @@ function copyOf(which: string, damage: ((img: Image) => void)[] = []): string {
 
 interface Run { code: number; out: string; err: string; asked: string[] }
 
-async function run(source: string, flags: FsckFlags, opts: { interactive?: boolean; answers?: string[]; progress?: NodeJS.WritableStream } = {}): Promise<Run> {
+async function run(source: string, flags: FsckFlags, opts: { interactive?: boolean; answers?: string[]; progress?: NodeJS.WritableStream; mountinfo?: string } = {}): Promise<Run> {
   const r: Run = { code: -1, out: '', err: '', asked: [] };
   const answers = [...(opts.answers ?? [])];
   const io: FsckIO = {
@@ -70,6 +70,7 @@ async function run(source: string, flags: FsckFlags, opts: { interactive?: boole
     interactive: !!opts.interactive,
     progress: opts.progress,
     ask: async (q) => { r.asked.push(q); return answers.shift(); },
+    mountinfo: async () => opts.mountinfo ?? '',
   };
   r.code = await fsckCommand(source, flags, io);
   return r;
@@ -159,6 +160,21 @@ maybe('--json: one object in the documented format', async () => {
   });
   const info = udfinfo(img);
   expect(j.summary).toMatchObject({ files: info.numFiles, dirs: info.numDirs, freeBlocks: info.freeBlocks });
+});
+
+maybe('a volume pktfs has mounted: repairs refused (8), checking warns', async () => {
+  const img = copyOf('hd', [linkCountDamage.apply]);
+  const mountinfo = `36 25 0:44 / /mnt/a\\040b rw,nosuid,nodev,relatime - fuse.pktfs ${img} rw,user_id=0,group_id=0\n`;
+  const y = await run(img, { y: true }, { mountinfo });
+  expect(y).toMatchObject({ code: FSCK_EXIT.OPERATIONAL, err: `pktfs fsck: ${img} is mounted on /mnt/a b: unmount it first, or check only with -n\n` });
+  const emu = await run(`emu:cdrw:${img}`, { p: true }, { mountinfo });
+  expect(emu.code).toBe(FSCK_EXIT.OPERATIONAL);
+  const n = await run(img, { n: true }, { mountinfo });
+  expect(n.code).toBe(FSCK_EXIT.LEFT);
+  expect(n.err).toBe(`pktfs fsck: ${img} is mounted on /mnt/a b: what is found may be half written\n`);
+  // Another file system of that source (not pktfs) is not our mount.
+  const other = await run(img, { y: true }, { mountinfo: mountinfo.replace('fuse.pktfs', 'fuse.fuse2fs') });
+  expect(other.code).toBe(FSCK_EXIT.FIXED);
 });
 
 maybe('usage and operational errors: 16 and 8', async () => {
