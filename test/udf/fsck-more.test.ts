@@ -15,7 +15,7 @@ import { makeImage, openRw, putTree, writable, udfclientGetAll } from './write-h
 import { fsckImage, codes, describe as describeRun } from './fsck-helpers';
 import {
   Damage, Image, anchorDamage, reserveVdsDamage, vdsDiffersDamage, uniqueIdDamage, lvidUniqueIdDamage, recordedDamage,
-  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage, lvidTagDamage, vdsDamage,
+  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage, lvidTagDamage, vdsDamage, orphanDamage, loopDamage,
 } from './fsck-damage';
 
 const TOOLS = haveTools('mkudffs', 'udfclient', 'udfinfo');
@@ -92,6 +92,28 @@ describeIf('fsck on further damage', () => {
     expect(codes(await fsckImage(img, 'check'))).toEqual(['anchor', 'vds-damaged']);
     expect((await fsckImage(img, 'yes')).exit).toBe(1);
     expect((await fsckImage(img, 'check')).exit).toBe(0);
+  });
+
+  test('after repairs (lost+found made, a loop cut) the write engine writes on and the volume stays clean', async () => {
+    const img = damaged([orphanDamage, loopDamage]);
+    expect((await fsckImage(img, 'yes')).exit).toBe(1);
+    const m = await openRw(img);
+    try {
+      const vol = writable(m);
+      const lf = await vol.lookup(vol.rootIno, 'lost+found');
+      const names = (await vol.readdir(lf)).map((e) => e.name);
+      expect(names).toHaveLength(2);
+      for (const name of names) await vol.rename(lf, name, vol.rootIno, `back-${name.slice(1)}`);
+      await vol.rmdir(vol.rootIno, 'lost+found');
+      const f = await vol.create(vol.rootIno, 'new', 0o644, 0, 0);
+      await vol.write(f, 0, Buffer.alloc(70000, 7));
+    } finally {
+      await m.close();
+    }
+    const r = await fsckImage(img, 'check');
+    if (r.exit !== 0) throw new Error(describeRun(r));
+    const info = udfinfo(img);
+    expect({ files: info.numFiles, dirs: info.numDirs, free: info.freeBlocks }).toEqual({ files: r.summary.files, dirs: r.summary.dirs, free: r.summary.freeBlocks });
   });
 
   test('a write-once (VAT) medium: the damage is found, nothing is written', async () => {
