@@ -55,8 +55,16 @@ export interface Mounted {
 /** Mount the last session the way openVolume does, keeping the pieces fsck needs. */
 export async function mount(dev: BlockDevice): Promise<Mounted> {
   const warnings: string[] = [];
-  const sessions = await findSessions(dev);
-  const rec = await recognize(dev, sessions[sessions.length - 1], dev.sectorCount * dev.sectorSize, {});
+  // As openVolume: only a pressed or recordable disc (2048-byte blocks) can have several sessions,
+  // and scanning for them reads the whole medium.
+  let rec = await recognize(dev, { startSector: 0 }, dev.sectorCount * dev.sectorSize, {}).catch(() => undefined);
+  const multi = !rec || (rec.blockSize === 2048 && [...(await readVolumeDescriptors(new Disc(dev, 2048), rec.anchor, []).catch(() => ({ pds: new Map<number, Pd>() }))).pds.values()]
+    .some((p) => p.accessType === PD_ACCESS_READ_ONLY || p.accessType === PD_ACCESS_WRITE_ONCE));
+  if (multi) {
+    const sessions = await findSessions(dev);
+    rec = await recognize(dev, sessions[sessions.length - 1], dev.sectorCount * dev.sectorSize, {});
+  }
+  if (!rec) throw new FsError('ENODEV', `no UDF anchor found on ${dev.description}`);
   const disc = new Disc(dev, rec.blockSize);
   const descs = await readVolumeDescriptors(disc, rec.anchor, warnings);
   const lvd = descs.lvd!;
