@@ -92,10 +92,10 @@ async function mountedOn(source: string, io: FsckIO): Promise<string | undefined
   return parseMountinfo(text).find((m) => m.fsType === 'fuse.pktfs' && (m.source === source || sourceFile(m.source) === want))?.mountPoint;
 }
 
-/** y/yes, n/no, a/all; anything else asks again; end of input is no. */
-async function askAnswer(io: FsckIO, message: string, fix: string): Promise<Answer> {
+/** y/yes, n/no, a/all; anything else asks again; end of input is no. The problem line is already printed. */
+async function askAnswer(io: FsckIO, fix: string): Promise<Answer> {
   for (;;) {
-    const line = await io.ask(`${message}\n  ${fix[0].toUpperCase()}${fix.slice(1)}? (y = yes, n = no, a = yes to all) `);
+    const line = await io.ask(`  ${fix[0].toUpperCase()}${fix.slice(1)}? (y = yes, n = no, a = yes to all) `);
     if (line === undefined) return 'n';
     const a = line.trim().toLowerCase();
     if (a === 'y' || a === 'yes') return 'y';
@@ -170,7 +170,7 @@ export async function fsckCommand(source: string, flags: FsckFlags, io: FsckIO =
       ask: (q) => {
         bar?.stop();
         barPass = 0;
-        return askAnswer(io, q.message, q.fix);
+        return askAnswer(io, q.fix);
       },
       progress: (done, total, pass) => {
         if (!bar) return;
@@ -183,7 +183,6 @@ export async function fsckCommand(source: string, flags: FsckFlags, io: FsckIO =
         bar.update(done, { pass });
       },
       log: flags.json ? undefined : (line) => {
-        if (mode === 'ask' && !line.startsWith('  ')) return; // the question says it
         bar?.stop();
         barPass = 0;
         io.out(`${line}\n`);

@@ -14,7 +14,7 @@ import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools, udfinfo } from '../helpers/tools';
 import { buildSourceTree } from '../helpers/tree';
 import { makeImage, openRw, putTree, writable } from '../udf/write-helpers';
-import { Image, linkCountDamage, lvidCountsDamage, lvidOpenDamage, orphanDamage } from '../udf/fsck-damage';
+import { Image, duplicateNameDamage, linkCountDamage, lvidCountsDamage, lvidOpenDamage, orphanDamage } from '../udf/fsck-damage';
 import { assertBuilt, pktfs } from './cli-helpers';
 
 const TOOLS = haveTools('mkudffs', 'udfinfo');
@@ -124,10 +124,16 @@ maybe('asking on a terminal: a bad answer is asked again, "y" repairs, end of in
   const r = await run(img, {}, { interactive: true, answers: ['maybe', 'y'] });
   expect(r.code).toBe(FSCK_EXIT.FIXED);
   expect(r.asked).toHaveLength(2);
-  expect(r.asked[0]).toMatch(/^\/a\/b\/sibling \(block \d+\): link count 3, 1 entry points at it\n {2}Set the link count of \/a\/b\/sibling to 1\? \(y = yes, n = no, a = yes to all\) $/);
+  expect(r.out).toMatch(/^link-count: \/a\/b\/sibling \(block \d+\): link count 3, 1 entry points at it\n {2}repaired: set the link count/);
+  expect(r.asked[0]).toBe('  Set the link count of /a/b/sibling to 1? (y = yes, n = no, a = yes to all) ');
   const img2 = copyOf('hd', [linkCountDamage.apply]);
   const r2 = await run(img2, {}, { interactive: true, answers: [] });
   expect(r2.code).toBe(FSCK_EXIT.LEFT);
+  // What cannot be repaired is printed, and not asked about.
+  const img3 = copyOf('hd', [duplicateNameDamage.apply]);
+  const r3 = await run(img3, {}, { interactive: true, answers: [] });
+  expect({ code: r3.code, asked: r3.asked }).toEqual({ code: FSCK_EXIT.LEFT, asked: [] });
+  expect(r3.out).toMatch(/^name: directory \/: two entries named "f2047"\n/);
 });
 
 maybe('a progress bar on a terminal, none with --json', async () => {
