@@ -71,6 +71,11 @@ export class Image {
   /** Re-tag a FID, and the file entry around it when the directory is embedded in its ICB. */
   retagFid(fidOff: number): void {
     fixTag(this.buf, fidOff);
+    this.retagHolder(fidOff);
+  }
+
+  /** Re-tag the file entry holding the FID at `fidOff` when the directory is embedded in its ICB. */
+  retagHolder(fidOff: number): void {
     const blockStart = fidOff - (fidOff % this.bs);
     const ident = this.buf.readUInt16LE(blockStart);
     if (blockStart !== fidOff && (ident === TAG_FE || ident === TAG_EFE)) fixTag(this.buf, blockStart);
@@ -358,5 +363,23 @@ export const lvidTagDamage: Damage = {
   name: 'a damaged LVID', codes: ['lvid-damaged'], touches: [],
   apply: (img) => {
     img.buf[img.lvid() + 100] ^= 0xff; // inside the implementation use: the CRC no longer matches
+  },
+};
+
+export const extentDamage: Damage = {
+  name: 'an extent outside the partition', codes: ['extent', 'unreachable', 'lvid-free'], touches: ['f2048'],
+  apply: (img) => {
+    const fe = img.entryOf('f2048');
+    img.buf.writeUInt32LE(img.length + 100, img.firstExtent(fe).adOff + 4);
+    fixTag(img.buf, fe);
+  },
+};
+
+export const fidDamage: Damage = {
+  name: 'a damaged FID', codes: ['fid', 'orphan'], touches: [],
+  apply: (img) => {
+    const f = img.fid(`entry-05-${'n'.repeat(35)}`);
+    img.buf[f + 30] ^= 0xff; // inside the ICB address: the FID's CRC no longer matches,
+    img.retagHolder(f); // while the file entry holding the directory stays good
   },
 };

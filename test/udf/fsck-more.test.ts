@@ -15,7 +15,7 @@ import { makeImage, openRw, putTree, writable, udfclientGetAll } from './write-h
 import { fsckImage, codes, describe as describeRun } from './fsck-helpers';
 import {
   Damage, Image, anchorDamage, reserveVdsDamage, vdsDiffersDamage, uniqueIdDamage, lvidUniqueIdDamage, recordedDamage,
-  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage, lvidTagDamage, vdsDamage, orphanDamage, loopDamage,
+  sizeDamage, parentDamage, spaceMapDamage, duplicateNameDamage, entryTagDamage, lvidTagDamage, vdsDamage, orphanDamage, loopDamage, extentDamage, fidDamage,
 } from './fsck-damage';
 
 const TOOLS = haveTools('mkudffs', 'udfclient', 'udfinfo');
@@ -114,6 +114,18 @@ describeIf('fsck on further damage', () => {
     if (r.exit !== 0) throw new Error(describeRun(r));
     const info = udfinfo(img);
     expect({ files: info.numFiles, dirs: info.numDirs, free: info.freeBlocks }).toEqual({ files: r.summary.files, dirs: r.summary.dirs, free: r.summary.freeBlocks });
+  });
+
+  test('an extent outside the partition, a damaged FID: found; what can be is repaired, the rest left', async () => {
+    for (const d of [extentDamage, fidDamage]) {
+      const img = damaged([d]);
+      const found = await fsckImage(img, 'check');
+      expect({ name: d.name, exit: found.exit, codes: codes(found) }).toEqual({ name: d.name, exit: 4, codes: [...d.codes].sort() });
+      const fixed = await fsckImage(img, 'yes');
+      expect({ name: d.name, exit: fixed.exit }).toEqual({ name: d.name, exit: 5 });
+      const left = codes(await fsckImage(img, 'check'));
+      expect({ name: d.name, left }).toEqual({ name: d.name, left: [d.codes[0]] });
+    }
   });
 
   test('a write-once (VAT) medium: the damage is found, nothing is written', async () => {
