@@ -132,6 +132,7 @@ export async function fsck(dev: BlockDevice, opts: FsckOptions): Promise<FsckRes
         if (!key || !ran.has(key)) await p.repair!.run(ctx);
         if (key) ran.add(key);
         rep.outcome = 'fixed';
+        fixed = true;
         log(`  repaired: ${p.repair!.describe}`);
       } catch (e) {
         rep.outcome = 'failed';
@@ -142,7 +143,6 @@ export async function fsck(dev: BlockDevice, opts: FsckOptions): Promise<FsckRes
       }
     }
     await finishPass(res, ctx, !declined);
-    fixed = true;
     debug('pass %d: %d problems, %d repaired', pass, fresh.length, accepted.length);
   }
   if (!res) throw new FsError('EIO', 'no pass ran');
