@@ -128,6 +128,23 @@ describeIf('fsck on further damage', () => {
     }
   });
 
+  test('a repair that fails (lost+found is a file) is reported, and nothing counts as repaired', async () => {
+    const img = damaged([]);
+    const m = await openRw(img);
+    try {
+      const vol = writable(m);
+      await vol.create(vol.rootIno, 'lost+found', 0o644, 0, 0);
+    } finally {
+      await m.close();
+    }
+    const image = new Image(img, 2048);
+    orphanDamage.apply(image);
+    image.save();
+    const r = await fsckImage(img, 'yes');
+    expect({ exit: r.exit, problems: r.problems.map((p) => [p.code, p.outcome, p.error]) })
+      .toEqual({ exit: 4, problems: [['orphan', 'failed', '/lost+found exists and is not a directory']] });
+  });
+
   test('a write-once (VAT) medium: the damage is found, nothing is written', async () => {
     const img = makeImage({ media: 'cdr', rev: '2.01', bs: 2048, blocks: 4096 }, dir, 'cdr');
     const image = new Image(img, 2048);
