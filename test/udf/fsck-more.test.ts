@@ -94,6 +94,15 @@ describeIf('fsck on further damage', () => {
     expect((await fsckImage(img, 'check')).exit).toBe(0);
   });
 
+  test('a damaged anchor at 256 is rewritten from the one at N-256', async () => {
+    const img = damaged([{ ...anchorDamage, apply: (i) => { i.buf[256 * i.bs + 40] ^= 0xff; } }]);
+    const found = await fsckImage(img, 'check');
+    expect(found.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^anchor: bad descriptor CRC at block 256/)]);
+    expect((await fsckImage(img, 'yes')).exit).toBe(1);
+    expect((await fsckImage(img, 'check')).exit).toBe(0);
+    expect(udfinfo(img).errors).toEqual([]);
+  });
+
   test('after repairs (lost+found made, a loop cut) the write engine writes on and the volume stays clean', async () => {
     const img = damaged([orphanDamage, loopDamage]);
     expect((await fsckImage(img, 'yes')).exit).toBe(1);
