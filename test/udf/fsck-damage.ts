@@ -383,3 +383,14 @@ export const fidDamage: Damage = {
     img.retagHolder(f); // while the file entry holding the directory stays good
   },
 };
+
+/** For a volume with a file `zfile` entered before a directory `zdir` whose FIDs fill more than its ICB. */
+export const doubleDirDamage: Damage = {
+  name: "a file claiming a directory's block", codes: ['double', 'unreachable'], touches: ['zfile'],
+  apply: (img) => {
+    const dir = img.firstExtent(img.entryOf('zdir'));
+    const fe = img.entryOf('zfile');
+    img.buf.writeUInt32LE(dir.block, img.firstExtent(fe).adOff + 4);
+    fixTag(img.buf, fe);
+  },
+};

@@ -568,7 +568,7 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
     for (const [who, d] of doubles) {
       const node = [...nodes.values()].find((n) => n.owner === who);
       const firsts = [...d.first].map((o) => claims!.names[o]).join(', ');
-      problems.push(problem('double', `${d.blocks.length} block${d.blocks.length === 1 ? '' : 's'} of ${claims.names[who]} also belong to ${firsts}: ${listBlocks(d.blocks)}`, node && !node.isDir ? fix.cloneBlocks(node, d.blocks) : undefined));
+      problems.push(problem('double', `${d.blocks.length} block${d.blocks.length === 1 ? '' : 's'} of ${claims.names[who]} also belong${d.blocks.length === 1 ? 's' : ''} to ${firsts}: ${listBlocks(d.blocks)}`, node && node.data.kind === 'extents' ? fix.cloneBlocks(node, d.blocks) : undefined));
     }
     allocResult = { total: claims.length, used: claims.used, ref: dataPart.ref, map, computedFree, packetBlocks: map.alloc.packetBlocks };
   }

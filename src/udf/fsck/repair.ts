@@ -9,14 +9,15 @@
  */
 import { FsError } from '../../errors';
 import type { Space } from '../icb';
+import { blockOfByte } from '../icb';
 import type { LbAddr } from '../codec/primitives';
 import { EXT_NOT_RECORDED_NOT_ALLOCATED } from '../codec/primitives';
 import { fe, efe, Fe, Efe, FT_DIRECTORY, FID_PARENT, ICB_FLAG_AD_IN_ICB, ICB_FLAG_AD_MASK, ICB_FLAG_AD_SHORT, ICB_FLAG_AD_LONG, ICB_STRATEGY_4 } from '../codec/file';
-import { TAG_FE, TAG_EFE, verifyTag, finaliseTag } from '../codec/tag';
+import { TAG_FE, TAG_EFE, TAG_FID, verifyTag, finaliseTag } from '../codec/tag';
 import { inoOf } from '../attr';
 import { dateToTimestamp } from '../time';
 import { readPartBlocks, writePartBlocks } from '../write/blockio';
-import { loadNode, storeNode, WNode, AdForm, Run } from '../write/node';
+import { loadNode, storeNode, storeRange, nodeFileData, WNode, AdForm, Run } from '../write/node';
 import { loadDir, removeEntry, setParent, addEntry, newDir, icbLongAd, WDir } from '../write/directory';
 import { PKTFS_IMP_IDENT } from '../write/ident';
 import type { Lvid } from '../codec/volume';
@@ -197,6 +198,19 @@ export function attachOrphans(orphans: Node[], root: Node): Repair {
   };
 }
 
+/** Re-tag every FID of a directory for where it now lies (4/14.4: the tag location is the FID's block) and write it. */
+async function rewriteDirectory(r: RepairCtx, d: WDir): Promise<void> {
+  const bs = r.space.disc.blockSize;
+  const data = nodeFileData(d.node, bs);
+  for (const s of d.slots) {
+    const location = blockOfByte(data, s.pos, bs);
+    if (location === undefined) throw new FsError('EIO', `directory ${d.node.ino}: no block for byte ${s.pos}`);
+    const t = s.fid.descTag;
+    finaliseTag(d.bytes, s.pos, { tagIdent: TAG_FID, descVersion: t.descVersion, tagSerialNum: t.tagSerialNum, tagLocation: location, crcLength: s.size - 16 });
+  }
+  await storeRange(r.wctx(), d.node, 0, d.bytes);
+}
+
 /** Give the file its own copy of the blocks it shares with another (as e2fsck clones them). */
 export function cloneBlocks(n: Node, blocks: number[]): Repair {
   return {
@@ -204,7 +218,10 @@ export function cloneBlocks(n: Node, blocks: number[]): Repair {
     run: async (r) => {
       const ctx = r.wctx();
       const shared = new Set(blocks);
-      const w = await loadNode(r.space, n.key, n.loc, adFormOf(n));
+      // A directory is read (FIDs and all) before its blocks move, then written to the new ones.
+      const dir = n.isDir ? await loadDirOf(r, n, adFormOf(n)) : undefined;
+      const w = dir?.node ?? await loadNode(r.space, n.key, n.loc, adFormOf(n));
+      if (w.inline) throw new FsError('EIO', `${n.path || '/'}: data in the ICB shares no blocks`);
       const runs: Run[] = [];
       for (const run of w.runs) {
         let overlaps = false;
@@ -224,6 +241,7 @@ export function cloneBlocks(n: Node, blocks: number[]): Repair {
       }
       w.runs = runs;
       w.dirty = true;
+      if (dir) await rewriteDirectory(r, dir);
       await storeNode(ctx, w);
       r.spaceChanged = true;
     },
