@@ -17,18 +17,12 @@ import { isEmuSource, parseEmuSource } from '../src/drive/emu/source';
 import type { BlockDevice } from '../src/drive/types';
 import { parseMountinfo } from '../src/fuse/mountinfo';
 import type { FsckMode, FsckResult, Answer } from '../src/udf/fsck';
+import { FSCK_EXIT } from '../src/udf/fsck/types';
 
 export const FSCK_FORMAT = 'pktfs-fsck/1';
 
-/** e2fsck's exit statuses (bits; 1 and 4 may come together as 5). */
-export const FSCK_EXIT = {
-  CLEAN: 0,
-  FIXED: 1,
-  LEFT: 4,
-  OPERATIONAL: 8,
-  USAGE: 16,
-  CANCELLED: 32,
-} as const;
+/** e2fsck's exit statuses (bits; 1 and 4 may come together as 5), from a file that loads nothing else. */
+export { FSCK_EXIT };
 
 export interface FsckFlags {
   n?: boolean;

@@ -17,21 +17,13 @@ import { FsError } from '../../errors';
 import { checkVolume, CheckResult } from './check';
 import type { Problem } from './problem';
 import type { RepairCtx } from './repair-ctx';
+import { FSCK_EXIT } from './types';
 import type { FsckOptions, FsckResult, ProblemReport } from './types';
 
 export type { FsckOptions, FsckResult, ProblemReport, FsckMode, Answer, ProblemCode, FsckSummary } from './types';
+export { FSCK_EXIT } from './types';
 
 const debug = createDebug('pktfs:udf:fsck');
-
-/** e2fsck's exit bits (8, operational error, is an FsError thrown to the caller). */
-export const FSCK_EXIT = {
-  CLEAN: 0,
-  FIXED: 1,
-  LEFT: 4,
-  OPERATIONAL: 8,
-  USAGE: 16,
-  CANCELLED: 32,
-} as const;
 
 /** Passes before giving up on a volume whose repairs keep finding more. */
 const MAX_PASSES = 6;

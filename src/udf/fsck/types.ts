@@ -110,3 +110,13 @@ export interface FsckResult {
   problems: ProblemReport[];
   summary: FsckSummary;
 }
+
+/** e2fsck's exit bits, which `pktfs fsck` exits with (docs/cli.md); 8 is an FsError thrown to the caller. */
+export const FSCK_EXIT = {
+  CLEAN: 0,
+  FIXED: 1,
+  LEFT: 4,
+  OPERATIONAL: 8,
+  USAGE: 16,
+  CANCELLED: 32,
+} as const;
