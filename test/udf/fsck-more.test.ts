@@ -209,6 +209,20 @@ describeIf('fsck on further damage', () => {
     expect(fs.readFileSync(img).equals(before)).toBe(true);
   });
 
+  test('a name with an unknown compression ID (UDF 2.1.2): found, not repaired', async () => {
+    const img = damaged([{
+      name: 'bad compression ID', codes: ['name'], touches: [],
+      apply: (i) => {
+        const f = i.fid('f2047');
+        i.buf[f + 38 + i.buf.readUInt16LE(f + 36)] = 7;
+        i.retagFid(f);
+      },
+    }]);
+    const r = await fsckImage(img, 'check');
+    expect(r.problems.map((p) => [p.code, p.outcome])).toEqual([['name', 'unfixable']]);
+    expect(r.problems[0].message).toMatch(/^directory \/: entry at byte \d+ \(".*"\) has a name of 6 bytes with compression ID 7$/);
+  });
+
   test('a file entry with a bad CRC: found, and its blocks are not freed nor the counts changed', async () => {
     const img = damaged([entryTagDamage]);
     const before = udfinfo(img);

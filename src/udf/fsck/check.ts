@@ -420,8 +420,12 @@ export async function checkVolume(dev: BlockDevice, progress: (done: number, tot
           if (!dir.streamRoot) addRef(inoOf(target));
           continue;
         }
+        const cid = s.fid.fileIdent[0];
         if (s.fid.lengthFileIdent === 0) problems.push(problem('name', `${what}: entry at byte ${s.pos} has no name`));
-        else if (names.has(s.name)) problems.push(problem('name', `${what}: two entries named "${s.name}"`));
+        // OSTA CS0 (UDF 2.1.2): compression ID 8 or 16, and 16 means whole UTF-16 units.
+        else if ((cid !== 8 && cid !== 16) || (cid === 16 && s.fid.lengthFileIdent % 2 !== 1)) {
+          problems.push(problem('name', `${what}: entry at byte ${s.pos} ("${s.name}") has a name of ${s.fid.lengthFileIdent} bytes with compression ID ${cid}`));
+        } else if (names.has(s.name)) problems.push(problem('name', `${what}: two entries named "${s.name}"`));
         names.add(s.name);
         const childPath = `${dir.path}/${s.name}`;
         const child = await visit(target, childPath, dir.orphan, dir.system);
