@@ -8,6 +8,7 @@ import createDebug from 'debug';
 import { FsError } from '../src/errors';
 import { PktfsMount, checkMountpoint } from '../src/fuse/mount';
 import type { MountOptions } from '../src/options';
+import { isWritable } from '../src/udf/types';
 import { closeStack, openStack, type Stack } from './stack';
 
 const debug = createDebug('pktfs:bin:serve');
@@ -72,6 +73,7 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
     mount = await PktfsMount.mount(stack.volume, mountpoint, {
       source,
       readOnly: opts.readOnly,
+      owner: ownerOf(opts),
       allowOther: opts.allowOther,
       nonempty: opts.nonempty,
       vfsFlags: opts.vfsFlags,
@@ -97,17 +99,28 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
   process.on('unhandledRejection', keepServing('unhandled rejection'));
 
   if (stopSignal) unmount(mount);
-  else onReady([...stack.notices, ...stack.volume.info.warnings, ...mount.warnings]);
+  else onReady([...stack.notices, ...readOnlyNotice(opts, stack), ...stack.volume.info.warnings, ...mount.warnings]);
   const how = await mount.ended;
   debug('mount ended (%s); closing the volume', how);
   for (const s of signals) process.off(s, stop);
   await closeStack(stack);
 }
 
-/** Why the mount is read-only, for `.pktinfo/volume`: the volume's reason, the device's, or the options'. */
+/** Why the mount is read-only, for `.pktinfo/volume`: the options', the device's, or the volume's. */
 function readOnlyReason(opts: MountOptions, stack: Stack): string | undefined {
-  if (stack.volume.info.readOnlyReason) return stack.volume.info.readOnlyReason;
+  if (opts.readOnly) return 'mounted read-only (-o ro)';
   const dev = stack.device as { readOnlyReason?: string };
   if (stack.device.readOnly && dev.readOnlyReason) return dev.readOnlyReason;
-  return opts.readOnly ? 'mounted read-only (-o ro, the default in this version)' : undefined;
+  return stack.volume.info.readOnlyReason;
+}
+
+/** A read-write mount that could not be one says so, with the reason. */
+function readOnlyNotice(opts: MountOptions, stack: Stack): string[] {
+  if (opts.readOnly || isWritable(stack.volume)) return [];
+  return [`mounted read-only: ${readOnlyReason(opts, stack) ?? 'the volume cannot be written'}`];
+}
+
+/** New files belong to -o uid=/gid= when given, else to the user who mounted. */
+function ownerOf(opts: MountOptions): { uid: number; gid: number } {
+  return { uid: opts.udf.uid ?? process.getuid?.() ?? 0, gid: opts.udf.gid ?? process.getgid?.() ?? 0 };
 }

@@ -7,7 +7,7 @@
 import type { BlockDevice } from '../src/drive/types';
 import { FsError } from '../src/errors';
 import type { MountFacts } from '../src/fuse/pktinfo-files';
-import { DEFAULT_CACHE_BYTES, PacketDevice } from '../src/packet';
+import { DEFAULT_CACHE_BYTES, DEFAULT_FLUSH_DELAY_MS, PacketDevice } from '../src/packet';
 import { OptionError, PACKET_SECTOR_BYTES, checkCacheHoldsPackets, type MountOptions } from '../src/options';
 import type { Volume } from '../src/udf/types';
 
@@ -82,7 +82,11 @@ export async function openStack(source: string, opts: MountOptions, stage: (s: '
     packets = layer.packets;
     stage('volume');
     const { openVolume } = await import('../src/udf');
-    const volume = await openVolume(packets, opts.udf);
+    const volume = await openVolume(packets, {
+      ...opts.udf,
+      readWrite: !opts.readOnly,
+      idleSettleMs: opts.udf.idleSettleMs ?? DEFAULT_FLUSH_DELAY_MS,
+    });
     const m = medium(device);
     return { device, packets, volume, facts: { packetSource: layer.source, medium: m?.settings.profileName }, notices: layer.notices };
   } catch (e) {

@@ -6,7 +6,7 @@
 import type { UdfMountOptions } from './udf/types';
 
 export interface MountOptions {
-  /** Read-only mount. Always true in this version: `rw` is accepted with a notice. */
+  /** `-o ro`. Without it the mount is read-write where the volume and the medium allow it. */
   readOnly: boolean;
   /** What the UDF layer is told: block size, session, owner, mask. */
   udf: UdfMountOptions;
@@ -53,7 +53,7 @@ export class OptionError extends Error {
 
 export function defaultMountOptions(): MountOptions {
   return {
-    readOnly: true, udf: {}, allowOther: false, debug: false, nonempty: false, vfsFlags: [], notices: [],
+    readOnly: false, udf: {}, allowOther: false, debug: false, nonempty: false, vfsFlags: [], notices: [],
     packet: {}, pktinfo: 'hidden',
   };
 }
@@ -105,14 +105,16 @@ const vfsFlag = (o: MountOptions, _v: string, name: string): void => {
 const ID_MAX = 0xfffffffe;
 
 export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
-  ro: { takes: 'flag', help: 'mount read-only (the default in this version)', apply: (o) => (o.readOnly = true) },
+  ro: { takes: 'flag', help: 'mount read-only', apply: (o) => (o.readOnly = true) },
   rw: {
     takes: 'flag',
-    help: 'read-write: not available yet; the volume is mounted read-only with a notice',
-    apply: (o) => {
-      o.readOnly = true;
-      o.notices.push('read-write mounts are not supported yet; mounting read-only');
-    },
+    help: 'read-write (the default where the volume and the medium allow it; else read-only, saying why)',
+    apply: (o) => (o.readOnly = false),
+  },
+  force: {
+    takes: 'flag',
+    help: 'write to a volume left open (not closed after its last use) instead of mounting it read-only',
+    apply: (o) => (o.udf.allowOpen = true),
   },
   uid: { takes: 'value', help: 'owner (numeric) of files recorded without one (uid -1 on the disc)', apply: (o, v, n) => (o.udf.uid = integer(n, v, 0, ID_MAX)) },
   gid: { takes: 'value', help: 'group (numeric) of files recorded without one (gid -1 on the disc)', apply: (o, v, n) => (o.udf.gid = integer(n, v, 0, ID_MAX)) },
@@ -146,8 +148,11 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
   flush: {
     takes: 'value',
     value: 'MS',
-    help: 'write dirty packets back after MS milliseconds without writes (1000); off: only on sync',
-    apply: (o, v, n) => (o.packet.flushDelayMs = v === 'off' ? Infinity : integer(n, v, 0, MAX_FLUSH_MS)),
+    help: 'after MS milliseconds without writes (1000), write everything back and close the volume; off: only on fsync, unmount and .pktinfo/flush',
+    apply: (o, v, n) => {
+      o.packet.flushDelayMs = v === 'off' ? Infinity : integer(n, v, 0, MAX_FLUSH_MS);
+      o.udf.idleSettleMs = o.packet.flushDelayMs;
+    },
   },
   pktinfo: {
     takes: 'value',

@@ -10,12 +10,13 @@
 import { promises as fsp } from 'fs';
 import createDebug from 'debug';
 import { FsError } from '../errors';
-import type { Volume } from '../udf/types';
+import { isWritable, type Volume } from '../udf/types';
 import { OpsContext } from './context';
 import { attrOps } from './ops-attr';
 import { dirOps } from './ops-dir';
 import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
+import { writeOps, type Owner } from './ops-write';
 import { PktfsFuse, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
@@ -29,6 +30,8 @@ export interface MountSettings extends FuseMountSettings {
   pollMs?: number;
   /** The `.pktinfo` directory; hidden, without packet-layer files, when absent. */
   pktinfo?: PktinfoSettings;
+  /** Owner of files created through the mount; the user who mounted when absent. */
+  owner?: Owner;
 }
 
 /** How the mount ended: unmounted by us, or from outside (umount, fusermount -u). */
@@ -104,11 +107,15 @@ export class PktfsMount {
   /** Mount `volume` on `mountpoint`; resolves once the kernel has initialised the connection. */
   static async mount(volume: Volume, mountpoint: string, settings: MountSettings): Promise<PktfsMount> {
     const real = await checkMountpoint(mountpoint, !!settings.nonempty);
-    const ctx = new OpsContext(volume, settings.readOnly);
+    // Read-only when asked, or when the volume could not be mounted for writing (its info says why).
+    const readOnly = settings.readOnly || !isWritable(volume);
+    const ctx = new OpsContext(volume, readOnly);
     const pktinfo = new PktinfoDir(ctx, settings.pktinfo ?? { mode: 'hidden', mount: { source: settings.source } });
     const shadowed = await pktinfo.shadowWarning();
-    const ops = pktinfoOps(pktinfo, { ...readOnlyOps(), ...attrOps(ctx), ...dirOps(ctx), ...fileOps(ctx) });
-    const fuse = new PktfsFuse(real, ops, settings);
+    const owner = settings.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    const changing = !readOnly && isWritable(volume) ? writeOps(ctx, volume, owner) : readOnlyOps();
+    const ops = pktinfoOps(pktinfo, { ...changing, ...attrOps(ctx), ...dirOps(ctx), ...fileOps(ctx) });
+    const fuse = new PktfsFuse(real, ops, { ...settings, readOnly });
     const before = await fuseFds();
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => (err ? reject(new FsError('EIO', `${mountpoint}: FUSE mount failed: ${err.message}`)) : resolve()));
@@ -116,7 +123,7 @@ export class PktfsMount {
     const fresh = [...(await fuseFds())].filter((fd) => !before.has(fd));
     const entry = (await readMountinfo()).filter((m) => m.mountPoint === real && m.fsType === 'fuse.pktfs').pop();
     debug('mounted %s on %s: mount id %s, fuse fd %s', settings.source, real, entry?.id, fresh[0]);
-    const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? 500);
+    const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? 200);
     if (shadowed) mount.warnings.push(shadowed);
     return mount;
   }

@@ -58,6 +58,14 @@ export function attrOps(ctx: OpsContext) {
       });
     },
 
+    /** With a handle: the file it was opened on, even if renamed since. */
+    fgetattr(path: string, fh: number, cb: FuseCb): void {
+      serve(cb, 'fgetattr', path, async () => {
+        const ino = ctx.file(fh)?.ino ?? await ctx.resolver.resolve(path);
+        return [0, toFuseStat(await ctx.volume.getattr(ino))];
+      });
+    },
+
     access(path: string, mode: number, cb: FuseCb): void {
       serve(cb, 'access', path, async () => {
         await ctx.resolver.resolve(path);

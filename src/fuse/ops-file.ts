@@ -6,17 +6,15 @@ import { constants as fsc } from 'fs';
 import Fuse from 'fuse-native';
 import { FsError } from '../errors';
 import { type FuseCb, type OpsContext, serve } from './context';
+import { opensForWrite } from './ops-write';
 
-/** open(2) access mode bits (Node's fs.constants lacks O_ACCMODE). */
-const O_ACCMODE = 3;
 
 export function fileOps(ctx: OpsContext) {
   return {
     open(path: string, flags: number, cb: FuseCb): void {
       serve(cb, 'open', path, async () => {
         const ino = await ctx.resolver.resolve(path);
-        const wantsWrite = (flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0;
-        if (wantsWrite && ctx.readOnly) return [Fuse.EROFS];
+        if (opensForWrite(flags) && ctx.readOnly) return [Fuse.EROFS];
         const attr = await ctx.volume.getattr(ino);
         if ((attr.mode & fsc.S_IFMT) === fsc.S_IFDIR) throw new FsError('EISDIR', `${path} is a directory`);
         return [0, ctx.addFile({ ino, path })];

@@ -1,7 +1,7 @@
 /**
- * Every operation that would change the volume answers EROFS until the write path
- * (issue 3) replaces these one by one. Listing them (rather than leaving them out) makes
- * the kernel get EROFS, not ENOSYS, even on a mount without the `ro` flag.
+ * On a read-only mount every operation that would change the volume answers EROFS
+ * (ops-write.ts has them on a read-write one). Listing them (rather than leaving them
+ * out) makes the kernel get EROFS, not ENOSYS, even where the `ro` flag is not set.
  */
 import Fuse from 'fuse-native';
 import type { FuseCb } from './context';

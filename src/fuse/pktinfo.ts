@@ -173,7 +173,7 @@ export class PktinfoDir {
   async flushAll(): Promise<void> {
     const started = Date.now();
     const volume = this.volume;
-    if (isWritable(volume)) await volume.sync();
+    if (isWritable(volume) && !this.ctx.readOnly) await volume.settle();
     await this.settings.packets?.flush();
     debug('flush: done in %d ms', Date.now() - started);
   }
@@ -248,9 +248,10 @@ export function pktinfoOps(dir: PktinfoDir, ops: Record<string, Op>): Record<str
 
   out.getattr = (path: string, cb: Cb) =>
     own(path) ? serve(cb, 'getattr', path, async () => [0, dir.getattr(path)]) : pass('getattr', [path, cb]);
-  // fuse-native hands fgetattr our handle only through PktfsFuse (see fuse.ts); the volume's files ignore it.
+  // fuse-native hands fgetattr our handle only through PktfsFuse (see fuse.ts).
   out.fgetattr = (path: string, fh: number, cb: Cb) =>
-    own(path) ? serve(cb, 'fgetattr', path, async () => [0, dir.getattr(path, fh)]) : pass('getattr', [path, cb]);
+    own(path) ? serve(cb, 'fgetattr', path, async () => [0, dir.getattr(path, fh)])
+      : ops.fgetattr ? pass('fgetattr', [path, fh, cb]) : pass('getattr', [path, cb]);
   out.access = (path: string, mode: number, cb: Cb) =>
     own(path) ? serve(cb, 'access', path, async () => {
       dir.getattr(path);

@@ -23,6 +23,10 @@ export interface UdfMountOptions {
   readWrite?: boolean;
   /** Packet size in blocks for packet-aware allocation; the sparing map's, else 32 KiB, when absent. `-o packet=` */
   packetBlocks?: number;
+  /** Read-write: settle the volume (LVID closed) after this many ms without changes; never when absent. `-o flush=` */
+  idleSettleMs?: number;
+  /** Read-write even when the volume was found open (not closed after its last use). `-o force` */
+  allowOpen?: boolean;
 }
 
 export type PartitionKind = 'physical' | 'sparable' | 'virtual' | 'metadata';
@@ -43,6 +47,32 @@ export interface PartitionInfo {
   packetLength?: number;
   sparingUsed?: number;
   sparingTotal?: number;
+}
+
+/**
+ * Defect management of a sparable partition (UDF 2.2.12), kept up to date
+ * while mounted: how many spare packets are used and left, and the map.
+ */
+export interface SparingInfo {
+  /** Partition reference number of the sparable partition. */
+  partition: number;
+  /** Packet length in blocks: what one sparing entry moves. */
+  packetLength: number;
+  /** Sparing table entries: all, in use (a remapped packet), free spares, spares found defective. */
+  total: number;
+  used: number;
+  free: number;
+  defective: number;
+  /** Sequence number of the prevailing table; null when no copy was readable. */
+  sequenceNum: number | null;
+  /** Absolute blocks of the table's copies. */
+  tableLocations: number[];
+  /** Remapped packets, by original location: first block of the packet (partition-relative) and the absolute block of its spare. */
+  map: { original: number; mapped: number }[];
+  /** Packets remapped since the mount. */
+  remappedThisMount: number;
+  /** No spare was left when one was needed: the volume turned read-only. */
+  exhausted: boolean;
 }
 
 export interface VolumeInfo {
@@ -73,6 +103,8 @@ export interface VolumeInfo {
   freeBlocks: number;
   /** Why this volume cannot be written, or undefined if it can. */
   readOnlyReason?: string;
+  /** The sparable partition's defect management; absent on volumes without one. */
+  sparing?: SparingInfo;
   /** Human-readable warnings found at mount (volume open, reserve sequence used, ...). */
   warnings: string[];
 }
@@ -147,6 +179,12 @@ export interface WritableVolume extends Volume {
   fsync(ino: number): Promise<void>;
   /** Everything reaches the device; the LVID stays open. */
   sync(): Promise<void>;
+  /**
+   * Everything reaches the device and the LVID is closed with its counts, so the
+   * disc is consistent as it stands (`.pktinfo/flush`, and after `idleSettleMs`
+   * without changes); the next change marks it open again.
+   */
+  settle(): Promise<void>;
 }
 
 export function isWritable(v: Volume): v is WritableVolume {

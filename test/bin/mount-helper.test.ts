@@ -9,6 +9,7 @@ import { buildMatrixImage, type BuiltImage } from '../helpers/images';
 import { buildSourceTree } from '../helpers/tree';
 import { readMountinfo } from '../../src/fuse/mountinfo';
 import { removeDir, run, tempDir } from '../fuse/helpers';
+import { udfinfo } from '../helpers/tools';
 import { MOUNT_HELPER, assertBuilt, isMounted, oneLine, servingPid, waitGone } from './cli-helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -69,15 +70,18 @@ rootOnly('mount -t pktfs SOURCE DIR -o ro', async () => {
   await expectServedThenUmount(mnt);
 });
 
-rootOnly('an fstab line rw,noatime,noauto,user mounts (read-only, with the notice)', async () => {
+rootOnly('an fstab line rw,noatime,noauto,user mounts read-write', async () => {
   const mnt = path.join(dir, 'm2');
   fs.mkdirSync(mnt);
   const fstab = path.join(dir, 'fstab');
   fs.writeFileSync(fstab, `${image.path} ${mnt} pktfs rw,noatime,noauto,user 0 0\n`);
   const r = await run('mount', ['-T', fstab, mnt]);
-  expect(r.code).toBe(0);
-  expect(oneLine(r)).toBe('pktfs: read-write mounts are not supported yet; mounting read-only');
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  const e = (await readMountinfo()).find((x) => x.mountPoint === mnt)!;
+  expect(e.mountOptions).toContain('rw');
+  fs.writeFileSync(path.join(mnt, 'written-through-fstab'), 'hello');
   await expectServedThenUmount(mnt);
+  expect(udfinfo(image.path).fields.integrity).toBe('closed');
 });
 
 test('called directly: fstab options are tolerated, failures keep pktfs\'s statuses', async () => {

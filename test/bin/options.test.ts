@@ -6,9 +6,9 @@ import { OptionError, parseMountOptions, splitOptions, optionsHelp, MOUNT_OPTION
 import { parseHelperArgs } from '../../bin/mount.pktfs';
 
 describe('parseMountOptions', () => {
-  test('defaults: read-only, nothing else', () => {
+  test('defaults: read-write (where the volume allows), nothing else', () => {
     expect(parseMountOptions([])).toEqual({
-      readOnly: true, udf: {}, allowOther: false, debug: false, nonempty: false, vfsFlags: [], notices: [], packet: {}, pktinfo: 'hidden',
+      readOnly: false, udf: {}, allowOther: false, debug: false, nonempty: false, vfsFlags: [], notices: [], packet: {}, pktinfo: 'hidden',
     });
   });
 
@@ -32,8 +32,16 @@ describe('parseMountOptions', () => {
     expect(o).toMatchObject({ readOnly: true, allowOther: true, debug: true, nonempty: true, vfsFlags: ['nosuid', 'nodev', 'noexec'], notices: [] });
   });
 
-  test('rw is mounted read-only with a notice', () => {
-    expect(parseMountOptions(['rw'])).toMatchObject({ readOnly: true, notices: ['read-write mounts are not supported yet; mounting read-only'] });
+  test('ro and rw: the last one wins; force lets a volume left open be written', () => {
+    expect(parseMountOptions(['rw'])).toMatchObject({ readOnly: false, notices: [] });
+    expect(parseMountOptions(['ro'])).toMatchObject({ readOnly: true });
+    expect(parseMountOptions(['ro', 'rw'])).toMatchObject({ readOnly: false });
+    expect(parseMountOptions(['force']).udf).toEqual({ allowOpen: true });
+  });
+
+  test('flush= sets both the packet write-back and the volume\'s idle settle', () => {
+    expect(parseMountOptions(['flush=250'])).toMatchObject({ packet: { flushDelayMs: 250 }, udf: { idleSettleMs: 250 } });
+    expect(parseMountOptions(['flush=off'])).toMatchObject({ packet: { flushDelayMs: Infinity }, udf: { idleSettleMs: Infinity } });
   });
 
   test.each([

@@ -72,9 +72,9 @@ afterAll(async () => {
 
 const SHADOWED = "pktfs: the volume's own /.pktinfo is hidden by pktfs's status directory (mount with -o pktinfo=off to reach it)\n";
 
-maybe('default mount: .pktinfo hidden but there; the defaults in stats.json; volume.json as udfinfo; flush is EROFS', async () => {
+maybe('-o ro: .pktinfo hidden but there; the defaults in stats.json; volume.json as udfinfo; flush is EROFS', async () => {
   const mnt = newMountpoint();
-  expect(await mount(hd.path, mnt)).toBe(SHADOWED);
+  expect(await mount(hd.path, mnt, 'ro')).toBe(SHADOWED);
   try {
     const ls = await run('ls', ['-a', mnt]);
     expect(ls.stdout.split('\n')).not.toContain('.pktinfo');

@@ -92,7 +92,11 @@ describeIf('UDF write engine, edges', () => {
     await v1.sync();
     await m1.dev.close(); // crash: never closed
     expect(udfinfo(img).fields.integrity).toBe('opened');
-    const m2 = await openRw(img);
+    // Without allowOpen (-o force) a volume left open is mounted read-only, telling to run fsck.
+    const refused = await openRw(img);
+    expect(refused.vol.info.readOnlyReason).toMatch(/not closed properly.*pktfs fsck/);
+    await refused.close();
+    const m2 = await openRw(img, { allowOpen: true });
     const v2 = writable(m2);
     await v2.mkdir(v2.rootIno, 'y', 0o755, 0, 0);
     await m2.close();

@@ -63,7 +63,10 @@ export class LvidWriter {
     this.openOnDisc = true;
   }
 
-  /** Record counts and free space; close unless the volume was found open. */
+  /**
+   * Record counts and free space; close unless the volume was found open (or
+   * `stayOpen`). Once closed, the next markOpen() marks it open again.
+   */
   async close(counts: { numFiles: number; numDirs: number; free: Map<number, number> }, stayOpen = false): Promise<void> {
     const l = this.lvid;
     for (const [ref, n] of counts.free) if (ref < l.freeSpaceTable.length) l.freeSpaceTable[ref] = n;
@@ -72,6 +75,8 @@ export class LvidWriter {
       l.impUse.numDirs = counts.numDirs;
       if (l.impUse.maxUDFWriteRev < MAX_WRITE_REV) l.impUse.maxUDFWriteRev = MAX_WRITE_REV;
     }
-    await this.write(this.foundOpen || stayOpen ? LVID_INTEGRITY_OPEN : LVID_INTEGRITY_CLOSE);
+    const open = this.foundOpen || stayOpen;
+    await this.write(open ? LVID_INTEGRITY_OPEN : LVID_INTEGRITY_CLOSE);
+    this.openOnDisc = open;
   }
 }

@@ -26,6 +26,10 @@ import { encodePathComponents } from './symlink';
 import { SpaceMap, storeSpaceMap } from './spacemap';
 import { LvidWriter } from './lvid';
 import { PKTFS_IMP_IDENT } from './ident';
+import type { SparingManager } from './sparing';
+
+/** Device flushes in a row while the sparing tables keep changing (each pass may remap the tables' own writes' neighbours). */
+const MAX_FLUSH_PASSES = 8;
 
 const debug = createDebug('pktfs:udf:write');
 
@@ -55,6 +59,10 @@ export interface WritableMount {
   defaults: EntryDefaults;
   numFiles: number;
   numDirs: number;
+  /** Settle (entries, space map, LVID closed) after this long without changes; never when absent or Infinity. */
+  idleSettleMs?: number;
+  /** Defect management of a sparable partition, when the device beneath has a packet layer. */
+  sparing?: SparingManager;
 }
 
 function modeToPermissions(mode: number): number {
@@ -75,6 +83,11 @@ export class WritableUdfVolume implements WritableVolume {
   private closed = false;
   private numFiles: number;
   private numDirs: number;
+  /** The running operation changed something (so the idle countdown restarts). */
+  private opChanged = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Set when the volume turned read-only while mounted (spares used up). */
+  private readOnlyNow: string | undefined;
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -85,9 +98,22 @@ export class WritableUdfVolume implements WritableVolume {
       space: m.space, ref: m.map.ref, alloc: m.map.alloc,
       beforeWrite: async () => {
         if (this.closed) throw new FsError('EIO', 'volume closed');
-        await m.lvid.markOpen();
+        if (this.readOnlyNow) throw new FsError('EROFS', this.readOnlyNow);
+        this.opChanged = true;
+        if (!m.lvid.isOpenOnDisc) {
+          await m.lvid.markOpen();
+          this.info.integrity = 'open';
+        }
       },
     };
+    if (m.sparing) {
+      m.sparing.onExhausted = (reason) => {
+        this.readOnlyNow = reason;
+        this.info.readOnlyReason = reason;
+        this.info.warnings.push(reason);
+        debug('read-only from now on: %s', reason);
+      };
+    }
   }
 
   private get bs(): number {
@@ -103,6 +129,9 @@ export class WritableUdfVolume implements WritableVolume {
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
       this.info.numFiles = this.numFiles;
       this.info.numDirs = this.numDirs;
+      // Only changes restart the countdown: reads in between must not keep the volume open.
+      if (this.opChanged) this.armIdle();
+      this.opChanged = false;
     });
     this.queue = p.catch(() => undefined);
     return p;
@@ -471,10 +500,11 @@ export class WritableUdfVolume implements WritableVolume {
     return this.run(async () => {
       const n = this.nodes.get(ino);
       if (n?.dirty) {
-        await this.ctx.beforeWrite();
+        // Not beforeWrite: an entry written before the volume turned read-only must still reach the disc.
+        await this.m.lvid.markOpen();
         await storeNode(this.ctx, n);
       }
-      if (this.m.lvid.isOpenOnDisc) await this.m.space.disc.dev.flush();
+      if (this.m.lvid.isOpenOnDisc) await this.flushDevice();
     });
   }
 
@@ -483,7 +513,27 @@ export class WritableUdfVolume implements WritableVolume {
     if (!this.m.lvid.isOpenOnDisc) return;
     for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
     await storeSpaceMap(this.m.space, this.m.map);
-    await this.m.space.disc.dev.flush();
+    await this.flushDevice();
+  }
+
+  /**
+   * Flush the device; when packets were remapped meanwhile, write the sparing
+   * tables and flush again, until they stand still. A remap during the flush
+   * leaves the tables newer than what the flush wrote.
+   */
+  private async flushDevice(): Promise<void> {
+    const dev = this.m.space.disc.dev;
+    let failure: unknown = null;
+    for (let pass = 0; pass < MAX_FLUSH_PASSES; pass++) {
+      try {
+        await dev.flush();
+      } catch (e) {
+        // Keep going: the tables must record the remaps that did succeed.
+        failure ??= e;
+      }
+      if (!this.m.sparing || !(await this.m.sparing.writeIfChanged())) break;
+    }
+    if (failure) throw failure;
   }
 
   private counts() {
@@ -497,15 +547,39 @@ export class WritableUdfVolume implements WritableVolume {
     });
   }
 
+  /** Restart the idle countdown after a change. */
+  private armIdle(): void {
+    const ms = this.m.idleSettleMs;
+    if (ms === undefined || !(ms < 2 ** 31)) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.settle().catch((e) => debug('idle settle failed: %s', (e as Error).message));
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /** Entries, space map, then the LVID closed with its counts: a consistent, closed volume on the disc. */
+  private async settleNow(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    if (!this.m.lvid.isOpenOnDisc) return;
+    await this.flushAll();
+    await this.m.lvid.close(this.counts());
+    this.info.integrity = this.m.lvid.isOpenOnDisc ? 'open' : 'closed';
+  }
+
+  settle(): Promise<void> {
+    return this.run(() => this.settleNow());
+  }
+
   close(): Promise<void> {
     return this.run(async () => {
-      await this.flushAll();
-      if (this.m.lvid.isOpenOnDisc) await this.m.lvid.close(this.counts());
-      this.info.integrity = this.m.lvid.isOpenOnDisc && !this.m.lvid.foundOpen ? 'closed' : this.info.integrity;
+      await this.settleNow();
       this.info.numFiles = this.numFiles;
       this.info.numDirs = this.numDirs;
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
       this.closed = true;
+      this.m.sparing?.uninstall();
       this.nodes.clear();
       this.dirs.clear();
       debug('closed: %d files, %d dirs, %d blocks free', this.numFiles, this.numDirs, this.m.map.alloc.freeBlocks);

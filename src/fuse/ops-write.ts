@@ -1,0 +1,193 @@
+/**
+ * Operations that change the volume, on a read-write mount: create, write,
+ * truncate, mkdir, unlink, rmdir, rename, link, symlink, mknod, chmod, chown,
+ * utimens, fsync. fuse-native is path based and passes no caller context, so
+ * new files belong to the `-o uid=`/`gid=` owner, else to the user who mounted
+ * (as with other FUSE filesystems without a context; `cp -a` as root chowns them
+ * afterwards). Names the resolver cached are forgotten before a change lands.
+ */
+import { constants as fsc } from 'fs';
+import { FsError } from '../errors';
+import type { WritableVolume } from '../udf/types';
+import { type FuseCb, type OpsContext, serve } from './context';
+
+/** chown(2)'s "leave unchanged" (uid_t)-1 as fuse-native hands it over. */
+const UNCHANGED_ID = 0xffffffff;
+
+/** Parent path and last component of an absolute path ('/a/b' → ['/a', 'b']). */
+export function splitPath(path: string): [string, string] {
+  const cut = path.lastIndexOf('/');
+  if (cut < 0 || path === '/') throw new FsError('EINVAL', `${path}: not a path to an entry`);
+  return [path.slice(0, cut) || '/', path.slice(cut + 1)];
+}
+
+/** fuse-native gives utimens times as milliseconds since the epoch (or a Date in some versions). */
+function toDate(t: unknown): Date | undefined {
+  if (t instanceof Date) return t;
+  if (typeof t === 'number' && Number.isFinite(t)) return new Date(t);
+  return undefined;
+}
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
+  const parentOf = async (path: string): Promise<[number, string]> => {
+    const [dir, name] = splitPath(path);
+    return [await ctx.resolver.resolve(dir), name];
+  };
+  const inoOf = (path: string, fh?: number): Promise<number> => {
+    const file = fh !== undefined ? ctx.file(fh) : undefined;
+    return file ? Promise.resolve(file.ino) : ctx.resolver.resolve(path);
+  };
+  const change = serve;
+
+  return {
+    create(path: string, mode: number, cb: FuseCb): void {
+      change(cb, 'create', path, async () => {
+        const [dirIno, name] = await parentOf(path);
+        ctx.resolver.forget(path);
+        const ino = await vol.create(dirIno, name, mode & 0o7777, owner.uid, owner.gid);
+        return [0, ctx.addFile({ ino, path })];
+      });
+    },
+
+    write(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCb): void {
+      change(cb, 'write', path, async () => {
+        const file = ctx.file(fh);
+        if (!file) throw new FsError('EBADF', `write of ${path}: no open handle ${fh}`);
+        return [await vol.write(file.ino, pos, len === buf.length ? buf : buf.subarray(0, len))];
+      });
+    },
+
+    truncate(path: string, size: number, cb: FuseCb): void {
+      change(cb, 'truncate', path, async () => {
+        await vol.truncate(await inoOf(path), size);
+        return [0];
+      });
+    },
+
+    ftruncate(path: string, fh: number, size: number, cb: FuseCb): void {
+      change(cb, 'ftruncate', path, async () => {
+        await vol.truncate(await inoOf(path, fh), size);
+        return [0];
+      });
+    },
+
+    mkdir(path: string, mode: number, cb: FuseCb): void {
+      change(cb, 'mkdir', path, async () => {
+        const [dirIno, name] = await parentOf(path);
+        ctx.resolver.forget(path);
+        await vol.mkdir(dirIno, name, mode & 0o7777, owner.uid, owner.gid);
+        return [0];
+      });
+    },
+
+    mknod(path: string, mode: number, dev: number, cb: FuseCb): void {
+      change(cb, 'mknod', path, async () => {
+        const [dirIno, name] = await parentOf(path);
+        ctx.resolver.forget(path);
+        await vol.mknod(dirIno, name, mode, dev, owner.uid, owner.gid);
+        return [0];
+      });
+    },
+
+    symlink(target: string, path: string, cb: FuseCb): void {
+      change(cb, 'symlink', path, async () => {
+        const [dirIno, name] = await parentOf(path);
+        ctx.resolver.forget(path);
+        await vol.symlink(dirIno, name, target, owner.uid, owner.gid);
+        return [0];
+      });
+    },
+
+    link(from: string, to: string, cb: FuseCb): void {
+      change(cb, 'link', to, async () => {
+        const ino = await ctx.resolver.resolve(from);
+        const [dirIno, name] = await parentOf(to);
+        ctx.resolver.forget(to);
+        await vol.link(ino, dirIno, name);
+        return [0];
+      });
+    },
+
+    unlink(path: string, cb: FuseCb): void {
+      change(cb, 'unlink', path, async () => {
+        const [dirIno, name] = await parentOf(path);
+        ctx.resolver.forget(path);
+        await vol.unlink(dirIno, name);
+        return [0];
+      });
+    },
+
+    rmdir(path: string, cb: FuseCb): void {
+      change(cb, 'rmdir', path, async () => {
+        const [dirIno, name] = await parentOf(path);
+        ctx.resolver.forget(path);
+        await vol.rmdir(dirIno, name);
+        return [0];
+      });
+    },
+
+    rename(from: string, to: string, cb: FuseCb): void {
+      change(cb, 'rename', from, async () => {
+        const [fromDir, fromName] = await parentOf(from);
+        const [toDir, toName] = await parentOf(to);
+        ctx.resolver.forget(from);
+        ctx.resolver.forget(to);
+        await vol.rename(fromDir, fromName, toDir, toName);
+        return [0];
+      });
+    },
+
+    chmod(path: string, mode: number, cb: FuseCb): void {
+      change(cb, 'chmod', path, async () => {
+        await vol.setattr(await inoOf(path), { mode: mode & 0o7777 });
+        return [0];
+      });
+    },
+
+    chown(path: string, uid: number, gid: number, cb: FuseCb): void {
+      change(cb, 'chown', path, async () => {
+        await vol.setattr(await inoOf(path), {
+          uid: uid >>> 0 === UNCHANGED_ID ? undefined : uid,
+          gid: gid >>> 0 === UNCHANGED_ID ? undefined : gid,
+        });
+        return [0];
+      });
+    },
+
+    utimens(path: string, atime: unknown, mtime: unknown, cb: FuseCb): void {
+      change(cb, 'utimens', path, async () => {
+        await vol.setattr(await inoOf(path), { atime: toDate(atime), mtime: toDate(mtime) });
+        return [0];
+      });
+    },
+
+    fsync(path: string, datasync: number, fh: number, cb: FuseCb): void {
+      change(cb, 'fsync', path, async () => {
+        await vol.fsync(await inoOf(path, fh));
+        return [0];
+      });
+    },
+
+    fsyncdir(path: string, datasync: number, fh: number, cb: FuseCb): void {
+      change(cb, 'fsyncdir', path, async () => {
+        await vol.fsync(await ctx.resolver.resolve(path));
+        return [0];
+      });
+    },
+
+    /** close(2) of a descriptor: nothing to write yet; write errors surface at write, fsync and unmount. */
+    flush(path: string, fh: number, cb: FuseCb): void {
+      cb(0);
+    },
+  };
+}
+
+/** Whether an open(2) asks to change the file. */
+export function opensForWrite(flags: number): boolean {
+  return (flags & 3) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0;
+}
