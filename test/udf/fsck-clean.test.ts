@@ -1,7 +1,7 @@
 /**
  * fsck on volumes that are clean: made by mkudffs (media types, revisions,
- * block sizes, space kinds, VAT), filled by udfclient, written by the pktfs
- * write engine, and the fixtures made by other writers. Each exits 0 with no
+ * block sizes, space kinds, VAT), filled by udfclient, formatted by pktfs,
+ * written by the pktfs write engine, and the fixtures made by other writers. Each exits 0 with no
  * problem, and where udfinfo reports counts and free space they are fsck's.
  */
 import * as fs from 'fs';
@@ -12,6 +12,8 @@ import { haveTools, parseBlkid, udfinfo } from '../helpers/tools';
 import { buildSourceTree } from '../helpers/tree';
 import { makeImage, openRw, putTree, writable } from './write-helpers';
 import { fsckImage, describe as describeRun } from './fsck-helpers';
+import { pktfsFormatImage } from './format-helpers';
+import type { FormatOptions } from '../../src/udf/format';
 
 const TOOLS = haveTools('mkudffs', 'udfclient', 'udfinfo', 'xz');
 const describeIf = TOOLS ? describe : describe.skip;
@@ -87,6 +89,31 @@ describeIf('fsck on clean volumes', () => {
       const info = udfinfo(img);
       expect({ files: r.summary.files, dirs: r.summary.dirs, free: r.summary.freeBlocks })
         .toEqual({ files: info.numFiles, dirs: info.numDirs, free: info.freeBlocks });
+    }
+  });
+
+  test('volumes pktfs formats are clean, empty and after the write engine filled them', async () => {
+    const src = path.join(dir, 'format-src');
+    fs.mkdirSync(src);
+    buildSourceTree(src, 100000);
+    for (const o of [
+      { media: 'hd', blockSize: 2048 }, { media: 'cdrw', blockSize: 2048, udfRev: 0x0150 }, { media: 'dvdrw', blockSize: 2048 },
+      { media: 'dvdram', blockSize: 512, udfRev: 0x0200 }, { media: 'bdre', blockSize: 2048 }, { media: 'hd', blockSize: 4096, udfRev: 0x0102 },
+    ] as FormatOptions[]) {
+      const img = path.join(dir, `pktfs-format-${o.media}-${o.blockSize}.img`);
+      await pktfsFormatImage(img, 16384, o);
+      await expectClean(img);
+      const m = await openRw(img);
+      try {
+        const vol = writable(m);
+        await putTree(vol, vol.rootIno, src);
+      } finally {
+        await m.close();
+      }
+      const r = await expectClean(img);
+      const info = udfinfo(img);
+      expect({ img: path.basename(img), files: r.summary.files, dirs: r.summary.dirs, free: r.summary.freeBlocks })
+        .toEqual({ img: path.basename(img), files: info.numFiles, dirs: info.numDirs, free: info.freeBlocks });
     }
   });
 
