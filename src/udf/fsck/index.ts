@@ -37,7 +37,6 @@ function repairCtx(res: CheckResult): RepairCtx {
   const alloc = a ? new Allocator(Uint8Array.from(a.computedFree), a.total, a.packetBlocks) : undefined;
   return {
     space: res.mounted.space,
-    ref: a?.ref,
     alloc,
     wctx: () => {
       if (!alloc || a === undefined) throw new FsError('EROFS', 'the allocation of this volume is not checked, so nothing is allocated or freed');

@@ -11,8 +11,6 @@ import type { Lvid } from '../codec/volume';
 
 export interface RepairCtx {
   space: Space;
-  /** Reference number of the data partition (where new blocks come from), when allocation is checked. */
-  ref?: number;
   /** Allocator over the computed map; undefined when the allocation could not be checked. */
   alloc?: Allocator;
   /** A write context over `alloc` for the write engine's directory and node functions. */
