@@ -127,7 +127,7 @@ export function buildProgram(): Command {
     .description('Mount a UDF disc or image (CD, DVD, BD, hard disk) through FUSE.')
     .version(packageVersion(), '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help and exit')
-    .argument('<source>', 'image file or block device holding the UDF volume')
+    .argument('<source>', 'image file, block device, optical drive (/dev/srN) or emu:PROFILE:PATH holding the UDF volume')
     .argument('<mountpoint>', 'empty directory to mount it on')
     .option('-f, --foreground', 'stay in the foreground and serve until unmounted')
     .option('-o, --options <opts>', 'mount options (below)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
@@ -147,7 +147,7 @@ export function buildProgram(): Command {
   registerFsckCommand(program);
   registerFormatCommand(program);
   // commander would print "[options] [command] <source> <mountpoint>", which reads as if both went together
-  program.usage('[options] <source> <mountpoint>\n       pktfs info [--json] <source>\n       pktfs fsck [-n | -y | -p] [-f] [-v] [--json] <source>');
+  program.usage('[options] <source> <mountpoint>\n       pktfs format [options] <source> [blocks]\n       pktfs fsck [-n | -y | -p] [-f] [-v] [--json] <source>\n       pktfs info [--json] <source>');
   return program;
 }
 
