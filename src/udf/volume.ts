@@ -13,7 +13,7 @@ import { findSessions, recognize, Session } from './recognize';
 import { readVolumeDescriptors, readLvid } from './vds';
 import { buildPartitions } from './partmount';
 import { Partition, accessTypeName } from './partition';
-import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, blockOfByte, readPartBlock } from './icb';
+import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, blockOfByte, readPartBlock, recordedEnd } from './icb';
 import { parseDirectory } from './dir';
 import { decodePathComponents, pathComponentsToPosix } from './symlink';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, typeBits } from './attr';
@@ -83,8 +83,11 @@ class UdfVolume implements Volume {
     if (hit) return hit;
     const node = await this.inode(dirIno);
     if ((node.attr.mode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', `inode ${dirIno} is not a directory`);
-    const size = node.attr.size;
-    if (size > MAX_DIR_BYTES) throw new FsError('EIO', `directory ${dirIno} claims ${size} bytes`);
+    // Past its recorded extents a directory reads as zeros, which end the FIDs: not worth a buffer.
+    const size = recordedEnd(node.data, node.attr.size);
+    if (size > MAX_DIR_BYTES || size > this.space.disc.byteSize) {
+      throw new FsError('EIO', `directory ${dirIno} claims ${size} recorded bytes on a medium of ${this.space.disc.byteSize}`);
+    }
     const bytes = await readData(this.space, node.data, size, 0, size);
     const bs = this.space.disc.blockSize;
     const raw = parseDirectory(bytes, (pos) => blockOfByte(node.data, pos, bs), { unhide: this.unhide, what: `directory ${dirIno}` });
