@@ -5,13 +5,13 @@
  * walk breaks the Volume contract, or when the read path asks for a buffer or a
  * device read larger than any structure it could be reading.
  */
-import { openVolume } from '../../src/udf';
+import { openVolume, isWritable } from '../../src/udf';
 import { isFsError } from '../../src/errors';
 import { Rng } from './rng';
 import { Found, scanImage } from './scan';
 import { BaseImage, Overlay, OverlayDevice } from './overlay';
 import { Geometry, geometryOf, mutate } from './mutate';
-import { DEFAULT_LIMITS, Failure, WalkLimits, walkVolume, withTimeout } from './walk';
+import { DEFAULT_LIMITS, Failure, WalkLimits, exerciseWrites, walkVolume, withTimeout } from './walk';
 
 export interface FuzzImage {
   name: string;
@@ -39,6 +39,8 @@ export interface CaseResult {
   mutation: string[];
   /** 'mounted' (then walked), or the errno openVolume answered. */
   mount: string;
+  /** Mounted read-write (then written to after the walk). */
+  rw: boolean;
   entries: number;
   errnos: Record<string, number>;
   failures: string[];
@@ -47,7 +49,7 @@ export interface CaseResult {
 }
 
 /** The damaged image of case `index` (for replaying it, or for a tool that wants a file). */
-export function caseImage(images: LoadedImage[], seed: number, index: number): { image: LoadedImage; overlay: Overlay; mutation: string[] } {
+export function caseImage(images: LoadedImage[], seed: number, index: number): { image: LoadedImage; overlay: Overlay; mutation: string[]; rw: boolean } {
   const rng = Rng.forCase(seed, index);
   // The many small fixtures of other writers are alike: the images built here, of every kind, come up more often.
   const weights = images.map((i) => (i.name.startsWith('udf-') ? 1 : 4));
@@ -57,7 +59,8 @@ export function caseImage(images: LoadedImage[], seed: number, index: number): {
   const image = images[k];
   const overlay = new Overlay(image.base);
   const { log } = mutate(rng, overlay, image.found, image.geometry);
-  return { image, overlay, mutation: log };
+  // A quarter of the cases also go through the write engine.
+  return { image, overlay, mutation: log, rw: rng.chance(0.25) };
 }
 
 /** Records allocations larger than MAX_ALLOC_BYTES made while `armed` (Buffer.alloc and friends). */
@@ -84,27 +87,27 @@ const guard = new AllocGuard();
 let installed = false;
 
 export function runCase(images: LoadedImage[], seed: number, index: number, limits: WalkLimits = DEFAULT_LIMITS): Promise<CaseResult> {
-  const { image, overlay, mutation } = caseImage(images, seed, index);
-  return runDamaged(image.name, overlay, mutation, index, limits);
+  const { image, overlay, mutation, rw } = caseImage(images, seed, index);
+  return runDamaged(image.name, overlay, mutation, index, limits, rw);
 }
 
 /** Mount and walk one damaged image (a fuzz case, or damage made by hand in a test). */
-export async function runDamaged(name: string, overlay: Overlay, mutation: string[], index = -1, limits: WalkLimits = DEFAULT_LIMITS): Promise<CaseResult> {
+export async function runDamaged(name: string, overlay: Overlay, mutation: string[], index = -1, limits: WalkLimits = DEFAULT_LIMITS, rw = false): Promise<CaseResult> {
   if (!installed) {
     guard.install();
     installed = true;
   }
   const image = { name };
   const started = Date.now();
-  const res: CaseResult = { index, image: image.name, mutation, mount: 'mounted', entries: 0, errnos: {}, failures: [], ms: 0 };
+  const res: CaseResult = { index, image: image.name, mutation, mount: 'mounted', rw, entries: 0, errnos: {}, failures: [], ms: 0 };
   const hugeReads: number[] = [];
-  const dev = new OverlayDevice(overlay, { maxReadBytes: MAX_ALLOC_BYTES, onHugeRead: (n) => hugeReads.push(n) });
+  const dev = new OverlayDevice(overlay, { maxReadBytes: MAX_ALLOC_BYTES, onHugeRead: (n) => hugeReads.push(n), writable: rw });
   guard.hits = [];
   guard.armed = true;
   try {
     let vol;
     try {
-      vol = await withTimeout(openVolume(dev, {}), limits.opTimeoutMs * 4, 'openVolume');
+      vol = await withTimeout(openVolume(dev, { readWrite: rw }), limits.opTimeoutMs * 4, 'openVolume');
     } catch (e) {
       if (!isFsError(e)) throw e;
       res.mount = e.errno;
@@ -114,7 +117,17 @@ export async function runDamaged(name: string, overlay: Overlay, mutation: strin
       res.entries = w.entries;
       res.errnos = w.errnos;
       res.failures.push(...w.failures);
-      await vol.close();
+      if (isWritable(vol)) {
+        const x = await exerciseWrites(vol, limits);
+        for (const [k, v] of Object.entries(x.errnos)) res.errnos[k] = (res.errnos[k] ?? 0) + v;
+        res.failures.push(...x.failures);
+      }
+      try {
+        await withTimeout(vol.close(), limits.opTimeoutMs, 'close');
+      } catch (e) {
+        if (!isFsError(e)) throw e;
+        res.errnos[e.errno] = (res.errnos[e.errno] ?? 0) + 1;
+      }
     }
   } catch (e) {
     res.failures.push(e instanceof Failure ? e.message : `${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);

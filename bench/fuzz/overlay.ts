@@ -91,15 +91,16 @@ export interface GuardedDeviceOptions {
   onHugeRead: (bytes: number) => void;
 }
 
-/** A read-only BlockDevice of 512-byte sectors over an Overlay. */
+/** A BlockDevice of 512-byte sectors over an Overlay; writes (when allowed) land in the overlay. */
 export class OverlayDevice implements BlockDevice {
   readonly sectorSize = SECTOR;
   readonly sectorCount: number;
-  readonly readOnly = true;
+  readonly readOnly: boolean;
   readonly description = 'fuzz overlay';
 
-  constructor(private readonly img: Overlay, private readonly opts: GuardedDeviceOptions) {
+  constructor(private readonly img: Overlay, private readonly opts: GuardedDeviceOptions & { writable?: boolean }) {
     this.sectorCount = Math.floor(img.length / SECTOR);
+    this.readOnly = !opts.writable;
   }
 
   async read(lba: number, count: number): Promise<Buffer> {
@@ -114,8 +115,18 @@ export class OverlayDevice implements BlockDevice {
     return this.img.read(lba * SECTOR, count * SECTOR);
   }
 
-  async write(): Promise<void> {
-    throw new FsError('EROFS', 'fuzz overlay is read-only');
+  async write(lba: number, data: Buffer): Promise<void> {
+    if (this.readOnly) throw new FsError('EROFS', 'fuzz overlay is read-only');
+    const count = data.length / SECTOR;
+    if (!Number.isSafeInteger(lba) || !Number.isInteger(count) || lba < 0 || lba + count > this.sectorCount) {
+      throw new FsError('EIO', `write of sectors ${lba}+${count} past the end (${this.sectorCount})`);
+    }
+    if (data.length > this.opts.maxReadBytes) {
+      this.opts.onHugeRead(data.length);
+      throw new FsError('EIO', `fuzz guard: write of ${data.length} bytes`);
+    }
+    await Promise.resolve();
+    this.img.write(lba * SECTOR, data);
   }
 
   async flush(): Promise<void> {}

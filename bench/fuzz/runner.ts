@@ -73,7 +73,7 @@ export async function runFuzz(o: RunOptions): Promise<RunSummary> {
         settled = true;
         if (timer) clearTimeout(timer);
         const index = current < 0 ? lastDone + 1 : current;
-        add({ index, image: '?', mutation: [], mount: 'lost', entries: 0, errnos: {}, failures: [why], ms: 0 });
+        add({ index, image: '?', mutation: [], mount: 'lost', rw: false, entries: 0, errnos: {}, failures: [why], ms: 0 });
         void w.terminate();
         resolve(index + 1);
       };

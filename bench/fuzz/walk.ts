@@ -6,7 +6,7 @@
  * Volume contract (names that are not POSIX names, reads longer than asked).
  */
 import { isFsError } from '../../src/errors';
-import type { Volume } from '../../src/udf/types';
+import type { Volume, WritableVolume } from '../../src/udf/types';
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -58,10 +58,9 @@ export function badName(name: unknown): string | undefined {
   return undefined;
 }
 
-export async function walkVolume(vol: Volume, limits: WalkLimits = DEFAULT_LIMITS): Promise<WalkResult> {
-  const res: WalkResult = { entries: 0, errnos: {}, failures: [] };
-  /** Run one call: FsError is an answer, anything else a failure. */
-  const call = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
+/** Run one call: FsError is an answer (counted), anything else a Failure. */
+function caller(res: WalkResult, limits: WalkLimits) {
+  return async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await withTimeout(f(), limits.opTimeoutMs, what);
     } catch (e) {
@@ -73,6 +72,11 @@ export async function walkVolume(vol: Volume, limits: WalkLimits = DEFAULT_LIMIT
       throw new Failure(`${what}: ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
     }
   };
+}
+
+export async function walkVolume(vol: Volume, limits: WalkLimits = DEFAULT_LIMITS): Promise<WalkResult> {
+  const res: WalkResult = { entries: 0, errnos: {}, failures: [] };
+  const call = caller(res, limits);
   const seen = new Set<number>();
   const visit = async (ino: number, path: string, depth: number): Promise<void> => {
     if (res.entries >= limits.maxEntries) return;
@@ -122,5 +126,49 @@ export async function walkVolume(vol: Volume, limits: WalkLimits = DEFAULT_LIMIT
     }
   };
   await visit(vol.rootIno, '', 0);
+  return res;
+}
+
+/**
+ * On a volume mounted read-write: what a user does to a damaged volume before
+ * noticing, in the root and to the first entries there (create, write, grow,
+ * shrink, mkdir, rename, unlink, rmdir, setattr, sync). Errors are answers; the
+ * write engine must not crash or hang on what it found on the disc.
+ */
+export async function exerciseWrites(vol: WritableVolume, limits: WalkLimits = DEFAULT_LIMITS): Promise<WalkResult> {
+  const res: WalkResult = { entries: 0, errnos: {}, failures: [] };
+  const call = caller(res, limits);
+  const r = vol.rootIno;
+  const f = await call('create fuzz-new', () => vol.create(r, 'fuzz-new', 0o644, 0, 0));
+  if (f !== undefined) {
+    await call('write fuzz-new', () => vol.write(f, 0, Buffer.alloc(10000, 0x61)));
+    await call('write fuzz-new @1M', () => vol.write(f, 1 << 20, Buffer.from('tail')));
+    await call('truncate fuzz-new', () => vol.truncate(f, 100));
+  }
+  const d = await call('mkdir fuzz-dir', () => vol.mkdir(r, 'fuzz-dir', 0o755, 0, 0));
+  if (d !== undefined) {
+    await call('create fuzz-dir/x', () => vol.create(d, 'x', 0o644, 0, 0));
+    await call('rename fuzz-new', () => vol.rename(r, 'fuzz-new', d, 'moved'));
+    await call('unlink fuzz-dir/x', () => vol.unlink(d, 'x'));
+  }
+  const list = (await call('readdir /', () => vol.readdir(r))) ?? [];
+  for (const e of list.slice(0, 4)) {
+    if (e.name.startsWith('fuzz-')) continue;
+    res.entries++;
+    const a = await call(`getattr ${e.name}`, () => vol.getattr(e.ino));
+    if (!a) continue;
+    if ((a.mode & 0o170000) === 0o100000) {
+      await call(`write ${e.name}`, () => vol.write(e.ino, Math.min(a.size, 4096), Buffer.from('appended')));
+      await call(`truncate ${e.name}`, () => vol.truncate(e.ino, Math.floor(a.size / 2)));
+      await call(`setattr ${e.name}`, () => vol.setattr(e.ino, { mode: 0o600, mtime: new Date(0) }));
+      await call(`rename ${e.name}`, () => vol.rename(r, e.name, r, `${e.name}.renamed`));
+    } else if ((a.mode & 0o170000) === 0o040000) {
+      await call(`create in ${e.name}`, () => vol.create(e.ino, 'fuzz-in', 0o644, 0, 0));
+      await call(`rmdir ${e.name}`, () => vol.rmdir(r, e.name));
+    } else {
+      await call(`unlink ${e.name}`, () => vol.unlink(r, e.name));
+    }
+  }
+  await call('sync', () => vol.sync());
   return res;
 }

@@ -1,9 +1,12 @@
 /**
- * Hand-made damage the fuzzer found (or would find) that made the read path
- * allocate from an on-disc length without a bound, each fixed in src/udf and
- * kept here as a regression case: the sparing table's size in the LVD's
- * partition map, a directory's information length, the VAT's information length.
- * Plus the fuzz seeds that first showed them.
+ * Hand-made damage the fuzzer found (or would find), each fixed in src/udf and
+ * kept here as a regression case. The read path allocated from on-disc lengths
+ * without a bound: the sparing table's size in the LVD's partition map, a
+ * directory's information length, the VAT's information length. The write
+ * engine, on a read-write mount of a damaged volume: an embedded file claiming
+ * petabytes, a directory longer than what is recorded, an LVID whose
+ * implementation use runs past its block. The fuzz seeds that first showed them
+ * are named (they hold for the fuzzer as committed with the fix).
  */
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
@@ -13,7 +16,7 @@ import { loadImage, runDamaged, LoadedImage, MAX_ALLOC_BYTES } from '../../bench
 import { Overlay, OverlayDevice } from '../../bench/fuzz/overlay';
 import { fixTag } from '../../bench/fuzz/mutate';
 import { buildMatrixImage, specId } from '../helpers/images';
-import { openVolume } from '../../src/udf';
+import { openVolume, isWritable } from '../../src/udf';
 import { locOf } from '../../src/udf/attr';
 
 let dir: string;
@@ -109,4 +112,80 @@ test('a VAT claiming 60 MB is not read into memory: the mount says EIO', async (
   const r = await runDamaged(i.name, o, ['VAT information length 60 MB']);
   expect(r.failures).toEqual([]);
   expect(r.mount).toBe('EIO');
+});
+
+test('read-write: a file with 2^51 bytes embedded in its ICB answers EIO, it does not allocate them (fuzz seed 12 case 1642)', async () => {
+  const i = img['hd-2.01-b2048-short'];
+  const o = new Overlay(i.base);
+  const off = await entryOffset(i, 'one'); // one byte: embedded in the ICB
+  expect(o.read(off + 34, 2).readUInt16LE(0) & 7).toBe(3);
+  put64(o, off + 56, 2 ** 51);
+  fixTag(o, off);
+  const r = await runDamaged(i.name, o, ['one: information length 2^51'], -1, undefined, true);
+  expect(r.failures).toEqual([]);
+  expect(r.rw).toBe(true);
+  expect(r.errnos.EIO).toBeGreaterThan(0);
+  expect(r.entries).toBeGreaterThan(10);
+});
+
+test('read-write: a directory longer than its recorded extents answers EIO to the write engine', async () => {
+  const i = img['hd-2.01-b2048-short'];
+  const o = new Overlay(i.base);
+  const off = await entryOffset(i, 'many');
+  put64(o, off + 56, 200e6);
+  fixTag(o, off);
+  const dev = new OverlayDevice(o, { maxReadBytes: MAX_ALLOC_BYTES, onHugeRead: () => undefined, writable: true });
+  const vol = await openVolume(dev, { readWrite: true });
+  if (!isWritable(vol)) throw new Error(`read-only: ${vol.info.readOnlyReason}`);
+  const many = await vol.lookup(vol.rootIno, 'many');
+  await expect(vol.readdir(many)).rejects.toMatchObject({ errno: 'EIO' });
+  await expect(vol.create(many, 'x', 0o644, 0, 0)).rejects.toMatchObject({ errno: 'EIO' });
+  await expect(vol.create(vol.rootIno, 'still', 0o644, 0, 0)).resolves.toBeGreaterThan(0);
+  await vol.close();
+});
+
+test('read-write: an LVID whose implementation use runs past its block mounts read-only, saying why (fuzz seed 12 case 4279)', async () => {
+  const i = img['hd-2.01-b2048-short'];
+  const o = new Overlay(i.base);
+  const lvids = i.found.filter((f) => f.kind === 'lvid');
+  expect(lvids.length).toBeGreaterThan(0);
+  for (const l of lvids) {
+    put32(o, l.off + 76, 65536); // 3/10.10.7 length of implementation use
+    fixTag(o, l.off);
+  }
+  const r = await runDamaged(i.name, o, ['LVID L_IU 65536'], -1, undefined, true);
+  expect(r.failures).toEqual([]);
+  const vol = await openVolume(new OverlayDevice(o, { maxReadBytes: MAX_ALLOC_BYTES, onHugeRead: () => undefined, writable: true }), { readWrite: true });
+  expect(vol.info.readOnlyReason).toMatch(/integrity descriptor claims \d+ bytes, more than its block/);
+  await vol.close();
+});
+
+test('read-write: a space bitmap extent of 1 GiB is not read: the volume mounts read-only, saying why (fuzz seed 20261201 case 2284)', async () => {
+  const i = img['hd-2.01-b2048-short'];
+  const o = new Overlay(i.base);
+  const pds = i.found.filter((f) => f.kind === 'pd');
+  for (const p of pds) {
+    put32(o, p.off + 64, 0x3fffffff); // 4/14.3.2 unallocated space bitmap extent length, in the partition header (3/10.5.6)
+    fixTag(o, p.off);
+  }
+  const r = await runDamaged(i.name, o, ['space bitmap extent 1 GiB'], -1, undefined, true);
+  expect(r.failures).toEqual([]);
+  const vol = await openVolume(new OverlayDevice(o, { maxReadBytes: MAX_ALLOC_BYTES, onHugeRead: () => undefined, writable: true }), { readWrite: true });
+  expect(vol.info.readOnlyReason).toMatch(/the space bitmap takes \d+ blocks, a partition of \d+ blocks needs \d+/);
+  await vol.close();
+});
+
+test('read-write: a partition longer than the medium mounts read-only, saying why; reading still works', async () => {
+  const i = img['hd-2.01-b2048-short'];
+  const o = new Overlay(i.base);
+  for (const p of i.found.filter((f) => f.kind === 'pd')) {
+    put32(o, p.off + 192, 0xfffffff0); // 3/10.5.9 partition length
+    fixTag(o, p.off);
+  }
+  const r = await runDamaged(i.name, o, ['partition length 2^32 - 16'], -1, undefined, true);
+  expect(r.failures).toEqual([]);
+  expect(r.entries).toBeGreaterThan(10);
+  const vol = await openVolume(new OverlayDevice(o, { maxReadBytes: MAX_ALLOC_BYTES, onHugeRead: () => undefined, writable: true }), { readWrite: true });
+  expect(vol.info.readOnlyReason).toMatch(/runs past the end of the medium/);
+  await vol.close();
 });

@@ -10,7 +10,7 @@ import { FsError } from '../../errors';
 import { fid, Fid, FID_DELETED, FID_DIRECTORY, FID_HIDDEN, FID_PARENT } from '../codec/file';
 import { TAG_FID, verifyTag, finaliseTag } from '../codec/tag';
 import { LbAddr, LongAd, EXT_LENGTH_MASK } from '../codec/primitives';
-import { blockOfByte } from '../icb';
+import { blockOfByte, recordedEnd } from '../icb';
 import { encodeCs0, translateName } from '../cs0';
 import { WriteCtx, WNode, readNode, prepareRange, storeRange, truncateNode, nodeFileData } from './node';
 
@@ -39,8 +39,12 @@ const isLive = (s: Slot) => !(s.fid.fileCharacteristics & (FID_DELETED | FID_PAR
 
 export async function loadDir(ctx: WriteCtx, node: WNode): Promise<WDir> {
   const bs = ctx.space.disc.blockSize;
-  const bytes = await readNode(ctx.space, node, 0, node.size);
   const data = nodeFileData(node, bs);
+  // The directory is rewritten from these bytes: all of them must be recorded, and on the medium.
+  if (node.size > ctx.space.disc.byteSize || recordedEnd(data, node.size) < node.size) {
+    throw new FsError('EIO', `directory ${node.ino}: ${node.size} bytes, not all recorded`);
+  }
+  const bytes = await readNode(ctx.space, node, 0, node.size);
   const dir: WDir = { node, bytes, store: bytes, slots: [], byName: new Map() };
   const what = `directory ${node.ino}`;
   let pos = 0;
