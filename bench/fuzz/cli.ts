@@ -12,6 +12,7 @@ import path from 'path';
 import { buildFuzzImages } from './images';
 import { runFuzz } from './runner';
 import { caseImage, loadImage } from './case';
+import { fsckAvailable, fsckDamagedImage } from './fsck';
 
 async function main(): Promise<void> {
   const program = new Command('fuzz')
@@ -22,8 +23,9 @@ async function main(): Promise<void> {
     .option('--only <name>', 'only images whose name contains this')
     .option('--write-case <i>', 'write the damaged image of case I to DIR/case-I.img and stop (needs --keep)')
     .option('--no-fixtures', 'leave out ../shared/fixtures/udf')
+    .option('--fsck <n>', 'also run `pktfs fsck -n` on the damaged images of the first N cases (once fsck is merged)', '0')
     .parse(process.argv);
-  const o = program.opts<{ cases: string; seed: string; first: string; keep?: string; only?: string; writeCase?: string; fixtures: boolean }>();
+  const o = program.opts<{ cases: string; seed: string; first: string; keep?: string; only?: string; writeCase?: string; fixtures: boolean; fsck: string }>();
   const dir = o.keep ?? mkdtempSync(path.join(tmpdir(), 'pktfs-fuzz-'));
   mkdirSync(dir, { recursive: true });
   try {
@@ -57,6 +59,24 @@ async function main(): Promise<void> {
       + `${sum.failed.length} failed, ${sum.mounted} mounted, ${sum.entries} entries walked\n`
       + `mount refused: ${JSON.stringify(sum.mountErrnos)}\nerrors answered: ${JSON.stringify(sum.errnos)}\nstructures: ${JSON.stringify(sum.structures)}\n`);
     for (const [name, p] of perImage) process.stdout.write(`  ${name}: ${p.n} cases, ${(p.ms / p.n).toFixed(1)} ms each\n`);
+    const nFsck = Number(o.fsck);
+    if (nFsck > 0 && !fsckAvailable()) process.stdout.write('fsck: dist/bin/pktfs.js has no fsck subcommand yet (branch fsck); skipped\n');
+    else if (nFsck > 0) {
+      const loaded = images.map(loadImage);
+      let bad = 0;
+      for (let i = Number(o.first); i < Number(o.first) + Math.min(nFsck, Number(o.cases)); i++) {
+        const out = path.join(dir, `fsck-case-${i}.img`);
+        writeFileSync(out, caseImage(loaded, seed, i).overlay.materialise());
+        const r = await fsckDamagedImage(out);
+        if (!r.ok) {
+          bad++;
+          process.stdout.write(`FSCK FAIL case ${i}: ${r.detail}\n`);
+        }
+        rmSync(out, { force: true });
+      }
+      process.stdout.write(`fsck -n: ${Math.min(nFsck, Number(o.cases))} images, ${bad} failed\n`);
+      if (bad) process.exitCode = 1;
+    }
     if (sum.failed.length) {
       process.stdout.write(`replay one: npm run fuzz -- --seed ${seed} --first ${sum.failed[0].index} --cases 1\n`);
       process.exitCode = 1;
