@@ -107,7 +107,7 @@ export async function runDamaged(name: string, overlay: Overlay, mutation: strin
   try {
     let vol;
     try {
-      vol = await withTimeout(openVolume(dev, { readWrite: rw }), limits.opTimeoutMs * 4, 'openVolume');
+      vol = await withTimeout(openVolume(dev, { readWrite: rw }), limits.opTimeoutMs * 2, 'openVolume');
     } catch (e) {
       if (!isFsError(e)) throw e;
       res.mount = e.errno;

@@ -43,14 +43,19 @@ export function buildFuzzTree(dir: string): void {
   for (let i = 0; i < 12; i++) file(`many/entry-${String(i).padStart(2, '0')}-${'n'.repeat((i * 13) % 61)}`, pseudoRandom(`m${i}`, i * 97));
 }
 
-/** An image written through pktfs's own write engine: symlinks, a FIFO, a sparse file, nested directories. */
-async function buildPktfsImage(dir: string): Promise<FuzzImage> {
-  const img = path.join(dir, 'pktfs-written.img');
-  const mk = await runAsync('mkudffs', ['--media-type=hd', '--udfrev=2.01', '--blocksize=2048', img, '8192']);
-  if (mk.status !== 0) throw new Error(`mkudffs: ${mk.stderr}`);
+/**
+ * An image written through pktfs's own write engine: symlinks, a FIFO, a sparse
+ * file, a directory over many blocks, and two files appended to in turn block by
+ * block (packet size 1), so that each has hundreds of extents and allocation
+ * extent descriptors (4/14.5).
+ */
+async function buildPktfsImage(dir: string, name: string, mk: string[], bs: number): Promise<FuzzImage> {
+  const img = path.join(dir, `${name}.img`);
+  const r = await runAsync('mkudffs', ['--media-type=hd', `--blocksize=${bs}`, ...mk, img, String((16 << 20) / bs)]);
+  if (r.status !== 0) throw new Error(`mkudffs: ${r.stderr}`);
   const dev = await ImageDevice.open(img);
   try {
-    const v = await openVolume(dev, { readWrite: true });
+    const v = await openVolume(dev, { readWrite: true, packetBlocks: 1 });
     if (!isWritable(v)) throw new Error(`pktfs cannot write ${img}: ${v.info.readOnlyReason}`);
     const d = await v.mkdir(v.rootIno, 'dir', 0o755, 0, 0);
     const f = await v.create(d, 'file', 0o644, 0, 0);
@@ -62,12 +67,19 @@ async function buildPktfsImage(dir: string): Promise<FuzzImage> {
     const s = await v.create(v.rootIno, 'sparse', 0o644, 0, 0);
     await v.truncate(s, 5 << 20);
     await v.write(s, 3 << 20, Buffer.from('middle'));
-    for (let i = 0; i < 40; i++) await v.create(d, `n${i}-${'x'.repeat(i * 3)}`, 0o644, 0, 0);
+    for (let i = 0; i < 60; i++) await v.create(d, `n${i}-${'x'.repeat(i * 3)}`, 0o644, 0, 0);
+    const x = await v.create(v.rootIno, 'frag-x', 0o644, 0, 0);
+    const y = await v.create(v.rootIno, 'frag-y', 0o644, 0, 0);
+    const blocks = Math.ceil((bs / 8) * 1.3); // more short_ads than one block holds
+    for (let i = 0; i < blocks; i++) {
+      await v.write(x, i * bs, pseudoRandom(`x${i}`, bs));
+      await v.write(y, i * bs, pseudoRandom(`y${i}`, bs));
+    }
     await v.close();
   } finally {
     await dev.close();
   }
-  return { name: 'pktfs-written', path: img };
+  return { name, path: img };
 }
 
 /** ../shared/fixtures/udf beside the checkout (found from here, under ts-jest or in dist/). */
@@ -89,7 +101,8 @@ export async function buildFuzzImages(dir: string, opts: { fixtures?: boolean } 
   const out: FuzzImage[] = built.map((b) => ({ name: specId(b.spec!), path: b.path }));
   const iso = buildGenisoImage(dir, src);
   out.push({ name: iso.id, path: iso.path });
-  out.push(await buildPktfsImage(dir));
+  out.push(await buildPktfsImage(dir, 'pktfs-written', ['--udfrev=2.01'], 2048));
+  out.push(await buildPktfsImage(dir, 'pktfs-written-fe-long-b512', ['--udfrev=1.50', '--ad=long'], 512));
   const fx = opts.fixtures === false ? null : fixturesDir();
   if (fx) for (const f of listFixtures(fx, parseKeyValue)) out.push({ name: f.name, path: decompressFixture(f, dir) });
   return out;

@@ -23,6 +23,8 @@ export interface RunOptions {
   /** Heap of the worker; a case that exceeds it fails as unbounded memory. */
   heapMb?: number;
   onResult?: (r: CaseResult) => void;
+  /** Another worker script (for testing the runner itself). */
+  worker?: string;
 }
 
 export interface RunSummary {
@@ -46,7 +48,8 @@ export function workerPath(): string {
 
 export async function runFuzz(o: RunOptions): Promise<RunSummary> {
   const limits = o.limits ?? DEFAULT_LIMITS;
-  const caseTimeoutMs = o.caseTimeoutMs ?? 30000;
+  // Generous: a loaded machine must not pass for a hang; a real loop still ends here.
+  const caseTimeoutMs = o.caseTimeoutMs ?? 120000;
   const first = o.first ?? 0;
   const end = first + o.cases;
   const sum: RunSummary = { cases: 0, failed: [], mounted: 0, entries: 0, errnos: {}, mountErrnos: {}, structures: {} };
@@ -63,7 +66,7 @@ export async function runFuzz(o: RunOptions): Promise<RunSummary> {
   while (next < end) {
     next = await new Promise<number>((resolve) => {
       const input: WorkerInput = { images: o.images, seed: o.seed, first: next, end, limits };
-      const w = new Worker(workerPath(), { workerData: input, resourceLimits: { maxOldGenerationSizeMb: o.heapMb ?? 512 } });
+      const w = new Worker(o.worker ?? workerPath(), { workerData: input, resourceLimits: { maxOldGenerationSizeMb: o.heapMb ?? 512 } });
       let current = -1;
       let lastDone = next - 1;
       let timer: NodeJS.Timeout | undefined;

@@ -23,7 +23,7 @@ export interface WalkLimits {
   chunk: number;
 }
 
-export const DEFAULT_LIMITS: WalkLimits = { opTimeoutMs: 5000, maxEntries: 400, maxDepth: 24, readBytes: 256 << 10, chunk: 64 << 10 };
+export const DEFAULT_LIMITS: WalkLimits = { opTimeoutMs: 20000, maxEntries: 300, maxDepth: 24, readBytes: 128 << 10, chunk: 64 << 10 };
 
 export interface WalkResult {
   entries: number;

@@ -37,7 +37,7 @@ function report(failed: CaseResult[]): string {
 
 test('the images cover the kinds of structure and of volume the fuzzer is meant to damage', () => {
   const names = images.map((i) => i.name);
-  for (const n of ['hd-2.01-b2048-short', 'hd-1.50-b512-long', 'dvd-2.01-b4096-inicb-noefe', 'cdrw-2.01-b2048-short', 'cdr-2.01-b2048', 'cdr-1.50-b2048', 'genisoimage-udf102', 'pktfs-written']) {
+  for (const n of ['hd-2.01-b2048-short', 'hd-1.50-b512-long', 'dvd-2.01-b4096-inicb-noefe', 'cdrw-2.01-b2048-short', 'cdr-2.01-b2048', 'cdr-1.50-b2048', 'genisoimage-udf102', 'pktfs-written', 'pktfs-written-fe-long-b512']) {
     expect(names).toContain(n);
   }
 });
@@ -62,7 +62,7 @@ describe(`${CASES} cases, seed ${SEED}`, () => {
   });
 
   test('the damage reached every kind of structure and was noticed', () => {
-    for (const k of ['avdp', 'pvd', 'lvd', 'pd', 'lvid', 'fsd', 'fe', 'efe', 'fid', 'sparing', 'vat', 'pmap-sparable', 'pmap-virtual', 'pmap-metadata']) {
+    for (const k of ['avdp', 'pvd', 'lvd', 'pd', 'lvid', 'fsd', 'fe', 'efe', 'fid', 'aed', 'sparing', 'vat', 'pmap-sparable', 'pmap-virtual', 'pmap-metadata']) {
       expect(sum.structures[k] ?? 0).toBeGreaterThan(0);
     }
     // Some damage stops the mount, some only a file; most volumes still mount.
@@ -157,3 +157,28 @@ testFsck('pktfs fsck -n reports on damaged images without crashing, hanging or w
     for (const i of loaded) i.base.close();
   }
 }, 300000);
+
+describe('the runner', () => {
+  test('a case that loops forever or kills its worker fails alone; the run goes on with the next case', async () => {
+    // A stand-in worker: case 1 never returns (a synchronous loop), case 3 ends the thread, the rest pass.
+    const fake = path.join(dir, 'fake-worker.js');
+    writeFileSync(fake, `
+      const { parentPort, workerData } = require('worker_threads');
+      parentPort.postMessage({ type: 'ready', structures: {} });
+      for (let i = workerData.first; i < workerData.end; i++) {
+        parentPort.postMessage({ type: 'start', index: i });
+        if (i === 1) for (;;) {}
+        if (i === 3) process.exit(3);
+        parentPort.postMessage({ type: 'result', result: { index: i, image: 'x', mutation: [], mount: 'mounted', rw: false, entries: 1, errnos: {}, failures: [], ms: 0 } });
+      }
+      parentPort.postMessage({ type: 'done' });
+    `);
+    const seen: number[] = [];
+    const sum = await runFuzz({ images: [], seed: 1, cases: 5, worker: fake, caseTimeoutMs: 1000, onResult: (r) => seen.push(r.index) });
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(sum.failed.map((r) => [r.index, r.failures[0].split('\n')[0]])).toEqual([
+      [1, 'hang: case 1 still running after 1000 ms (worker killed)'],
+      [3, 'worker exited with code 3'],
+    ]);
+  });
+});
