@@ -160,7 +160,8 @@ testFsck('pktfs fsck -n reports on damaged images without crashing, hanging or w
 
 describe('the runner', () => {
   test('a case that loops forever or kills its worker fails alone; the run goes on with the next case', async () => {
-    // A stand-in worker: case 1 never returns (a synchronous loop), case 3 ends the thread, the rest pass.
+    // A stand-in worker: case 1 never returns (a synchronous loop), case 3 ends the thread, case 4 fills
+    // its heap, the rest pass.
     const fake = path.join(dir, 'fake-worker.js');
     writeFileSync(fake, `
       const { parentPort, workerData } = require('worker_threads');
@@ -169,16 +170,18 @@ describe('the runner', () => {
         parentPort.postMessage({ type: 'start', index: i });
         if (i === 1) for (;;) {}
         if (i === 3) process.exit(3);
+        if (i === 4) { const keep = []; for (;;) keep.push(new Array(1e5).fill(i)); }
         parentPort.postMessage({ type: 'result', result: { index: i, image: 'x', mutation: [], mount: 'mounted', rw: false, entries: 1, errnos: {}, failures: [], ms: 0 } });
       }
       parentPort.postMessage({ type: 'done' });
     `);
     const seen: number[] = [];
-    const sum = await runFuzz({ images: [], seed: 1, cases: 5, worker: fake, caseTimeoutMs: 1000, onResult: (r) => seen.push(r.index) });
-    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    const sum = await runFuzz({ images: [], seed: 1, cases: 6, worker: fake, caseTimeoutMs: 1000, heapMb: 64, onResult: (r) => seen.push(r.index) });
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
     expect(sum.failed.map((r) => [r.index, r.failures[0].split('\n')[0]])).toEqual([
       [1, 'hang: case 1 still running after 1000 ms (worker killed)'],
       [3, 'worker exited with code 3'],
+      [4, expect.stringMatching(/^worker died: .*ERR_WORKER_OUT_OF_MEMORY/)],
     ]);
   });
 });
