@@ -189,3 +189,23 @@ test('read-write: a partition longer than the medium mounts read-only, saying wh
   expect(vol.info.readOnlyReason).toMatch(/runs past the end of the medium/);
   await vol.close();
 });
+
+test('a 16-bit name on the disc that is not UTF-16 (a lone surrogate) reads as a translated name that resolves', async () => {
+  const i = img['hd-2.01-b2048-short'];
+  const o = new Overlay(i.base);
+  const f = i.found.filter((x) => x.kind === 'fid').find((x) => o.read(x.off + 38 + o.read(x.off + 36, 2).readUInt16LE(0), 6).toString('latin1') === '\x08f2049')!;
+  expect(f).toBeDefined();
+  const name = f.off + 38 + o.read(f.off + 36, 2).readUInt16LE(0);
+  o.write(name, Buffer.from([16, 0xd8])); // CS0 16-bit: U+D832 (a high surrogate alone), U+3034, one odd byte
+  fixTag(o, f.off);
+  for (const x of i.found) if ((x.kind === 'fe' || x.kind === 'efe') && x.off < f.off && f.off < x.off + x.len) fixTag(o, x.off);
+  const r = await runDamaged(i.name, o, ['f2049 renamed to a lone surrogate']);
+  expect(r.failures).toEqual([]);
+  const vol = await openVolume(new OverlayDevice(o, { maxReadBytes: MAX_ALLOC_BYTES, onHugeRead: () => undefined }));
+  const names = (await vol.readdir(vol.rootIno)).map((e) => e.name);
+  const t = names.find((n) => n.startsWith('_\u3034#'));
+  expect(t).toMatch(/^_\u3034#[0-9A-F]{4}$/);
+  expect(Buffer.from(t!, 'utf8').toString('utf8')).toBe(t); // survives UTF-8, as FUSE passes it
+  expect((await vol.read(await vol.lookup(vol.rootIno, t!), 0, 10000)).length).toBe(2049);
+  await vol.close();
+});
