@@ -16,7 +16,9 @@ import { createHash } from 'crypto';
 import { existsSync, readFileSync } from 'fs';
 import path from 'path';
 
+/** The built pktfs: this checkout's, or PKTFS_FUZZ_PKTFS (a dist/bin/pktfs.js from another branch, to try the hook). */
 function pktfsJs(): string {
+  if (process.env.PKTFS_FUZZ_PKTFS) return process.env.PKTFS_FUZZ_PKTFS;
   for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
     if (existsSync(path.join(d, 'package.json'))) return path.join(d, 'dist/bin/pktfs.js');
   }
@@ -38,8 +40,11 @@ export interface FsckOutcome {
   detail: string;
 }
 
-/** TODO(after merge): the exit statuses docs/cli.md gives `pktfs fsck` (e2fsck's 0/1/4/8 assumed here). */
-const FSCK_STATUSES = [0, 1, 4, 8];
+/**
+ * TODO(after merge): check against docs/cli.md. As `pktfs fsck --help` says on branch fsck (e2fsck's bits):
+ * 0 clean, 1 repaired, 4 left unrepaired, 5 both, 8 operational error; 16 (usage) is a failure here.
+ */
+const FSCK_STATUSES = [0, 1, 4, 5, 8];
 
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 

@@ -224,8 +224,14 @@ export function mutate(rng: Rng, img: Overlay, found: Found[], g: Geometry): Mut
       const lIu = readField(img, s.off + 36, 2);
       const lFi = readField(img, s.off + 19, 1);
       const name = s.off + 38 + lIu;
-      const sub = rng.below(4);
-      if (sub === 0 || lFi < 2) {
+      const sub = rng.below(5);
+      if (sub === 4 && lFi >= 3) {
+        // 16-bit CS0 with a surrogate half where a character starts: not UTF-16
+        writeField(img, name, 1, 16);
+        const at = name + 1 + 2 * rng.below(Math.floor((lFi - 1) / 2));
+        writeField(img, at, 1, 0xd8 + rng.below(8));
+        log.push(`fid@${s.off} 16-bit name with a surrogate half at ${at - name}`);
+      } else if (sub === 0 || lFi < 2) {
         const v = rng.pick([0, 1, 7, 8, 16, 254, 255, rng.below(256)]);
         writeField(img, name, 1, v);
         log.push(`fid@${s.off} compression id -> ${v}`);
