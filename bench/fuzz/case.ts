@@ -43,6 +43,8 @@ export interface CaseResult {
   rw: boolean;
   entries: number;
   errnos: Record<string, number>;
+  /** One message per errno the walk met (walk.ts). */
+  samples?: Record<string, string>;
   failures: string[];
   /** Time the case took (for the figures, never asserted). */
   ms: number;
@@ -116,6 +118,7 @@ export async function runDamaged(name: string, overlay: Overlay, mutation: strin
       const w = await walkVolume(vol, limits);
       res.entries = w.entries;
       res.errnos = w.errnos;
+      res.samples = w.samples;
       res.failures.push(...w.failures);
       if (isWritable(vol)) {
         const x = await exerciseWrites(vol, limits);

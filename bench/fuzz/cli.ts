@@ -23,9 +23,10 @@ async function main(): Promise<void> {
     .option('--only <name>', 'only images whose name contains this')
     .option('--write-case <i>', 'write the damaged image of case I to DIR/case-I.img and stop (needs --keep)')
     .option('--no-fixtures', 'leave out ../shared/fixtures/udf')
+    .option('--samples', 'print what the errors answered said (one line per errno per case)')
     .option('--fsck <n>', 'also run `pktfs fsck -n` on the damaged images of the first N cases (once fsck is merged)', '0')
     .parse(process.argv);
-  const o = program.opts<{ cases: string; seed: string; first: string; keep?: string; only?: string; writeCase?: string; fixtures: boolean; fsck: string }>();
+  const o = program.opts<{ cases: string; seed: string; first: string; keep?: string; only?: string; writeCase?: string; fixtures: boolean; fsck: string; samples?: boolean }>();
   const dir = o.keep ?? mkdtempSync(path.join(tmpdir(), 'pktfs-fuzz-'));
   mkdirSync(dir, { recursive: true });
   try {
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
         p.ms += r.ms;
         perImage.set(r.image, p);
         if (++done % 500 === 0) process.stderr.write(`${done} cases, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+        if (o.samples) for (const [k, v] of Object.entries(r.samples ?? {})) process.stdout.write(`case ${r.index} ${k}: ${v.split('\n')[0]}\n`);
         if (r.failures.length) process.stdout.write(`FAIL case ${r.index} (${r.image}): ${r.mutation.join('; ')}\n  ${r.failures.join('\n  ')}\n`);
       },
     });

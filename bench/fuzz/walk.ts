@@ -29,6 +29,8 @@ export interface WalkResult {
   entries: number;
   /** How many calls answered each errno (a damaged part answers EIO). */
   errnos: Record<string, number>;
+  /** The first message of each errno answered, to see what the errors say. */
+  samples?: Record<string, string>;
   /** Contract breaks; empty when the case passed. */
   failures: string[];
 }
@@ -66,6 +68,8 @@ function caller(res: WalkResult, limits: WalkLimits) {
     } catch (e) {
       if (isFsError(e)) {
         res.errnos[e.errno] = (res.errnos[e.errno] ?? 0) + 1;
+        res.samples ??= {};
+        res.samples[e.errno] ??= `${what}: ${e.message}`;
         return undefined;
       }
       if (e instanceof Failure) throw e;
@@ -126,6 +130,8 @@ export async function walkVolume(vol: Volume, limits: WalkLimits = DEFAULT_LIMIT
     }
   };
   await visit(vol.rootIno, '', 0);
+  // Everything walked was listed by readdir: damaged or not, it is there (EIO), never ENOENT.
+  if (res.errnos.ENOENT) res.failures.push(`a listed entry answered ENOENT: ${res.samples?.ENOENT}`);
   return res;
 }
 

@@ -64,7 +64,8 @@ class UdfVolume implements Volume {
     if (hit) return hit;
     if (!Number.isSafeInteger(ino) || ino < 1) throw new FsError('ENOENT', `inode ${ino} does not exist`);
     const loc = locOf(ino);
-    if (!this.space.partitions[loc.partitionReferenceNum]) throw new FsError('ENOENT', `inode ${ino}: no partition ${loc.partitionReferenceNum}`);
+    // Inode numbers come from directory entries: one naming a partition that is not there is damaged.
+    if (!this.space.partitions[loc.partitionReferenceNum]) throw new FsError('EIO', `inode ${ino}: its ICB is in partition ${loc.partitionReferenceNum}, which the volume does not have`);
     const what = `file entry of inode ${ino} (partition ${loc.partitionReferenceNum} block ${loc.logicalBlockNum})`;
     const located = await readFileEntry(this.space, loc, what);
     const data = await fileData(this.space, located, what);

@@ -209,3 +209,18 @@ test('a 16-bit name on the disc that is not UTF-16 (a lone surrogate) reads as a
   expect((await vol.read(await vol.lookup(vol.rootIno, t!), 0, 10000)).length).toBe(2049);
   await vol.close();
 });
+
+test('an entry whose ICB names a partition the volume does not have answers EIO, listed or not', async () => {
+  const i = img['hd-2.01-b2048-short'];
+  const o = new Overlay(i.base);
+  const f = i.found.filter((x) => x.kind === 'fid').find((x) => o.read(x.off + 38 + o.read(x.off + 36, 2).readUInt16LE(0), 6).toString('latin1') === '\x08f2049')!;
+  o.write(f.off + 28, Buffer.from([7, 0])); // 4/14.4.5 ICB long_ad: partition reference 7
+  fixTag(o, f.off);
+  for (const x of i.found) if ((x.kind === 'fe' || x.kind === 'efe') && x.off < f.off && f.off < x.off + x.len) fixTag(o, x.off);
+  for (const rw of [false, true]) {
+    const r = await runDamaged(i.name, o, ['f2049 in partition 7'], -1, undefined, rw);
+    expect(r.failures).toEqual([]);
+    expect(r.errnos.ENOENT).toBeUndefined();
+    expect(r.samples?.EIO).toMatch(/f2049: inode \d+: its ICB is in partition 7, which the volume does not have/);
+  }
+});

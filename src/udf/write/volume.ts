@@ -113,7 +113,8 @@ export class WritableUdfVolume implements WritableVolume {
     if (hit) return hit;
     if (!Number.isSafeInteger(ino) || ino < 1) throw new FsError('ENOENT', `inode ${ino} does not exist`);
     const loc = locOf(ino);
-    if (!this.m.space.partitions[loc.partitionReferenceNum]) throw new FsError('ENOENT', `inode ${ino}: no partition ${loc.partitionReferenceNum}`);
+    // Inode numbers come from directory entries: one naming a partition that is not there is damaged.
+    if (!this.m.space.partitions[loc.partitionReferenceNum]) throw new FsError('EIO', `inode ${ino}: its ICB is in partition ${loc.partitionReferenceNum}, which the volume does not have`);
     const n = await loadNode(this.m.space, ino, loc, this.m.defaults.adForm);
     this.nodes.set(ino, n);
     return n;
