@@ -138,7 +138,7 @@ class UdfVolume implements Volume {
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
     const node = await this.inode(ino);
     if ((node.attr.mode & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', `inode ${ino} is a directory`);
-    if (offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
     return readData(this.space, node.data, node.attr.size, offset, length);
   }
 

@@ -125,6 +125,20 @@ describeIf('user input to the write engine', () => {
     });
   });
 
+  test('reads at bad offsets or lengths are EINVAL, at huge offsets empty, on both mounts', async () => {
+    const img = await seeded('reads');
+    const check = async (v: { read(i: number, o: number, l: number): Promise<Buffer>; lookup(d: number, n: string): Promise<number>; rootIno: number }) => {
+      const f = await v.lookup(await v.lookup(v.rootIno, 'd'), 'f');
+      for (const [off, len] of [[NaN, 1], [0, NaN], [-1, 1], [0, -1], [0.5, 1], [0, 1.5], [Infinity, 1], [0, Infinity]]) {
+        await expect(v.read(f, off, len)).rejects.toMatchObject({ errno: 'EINVAL' });
+      }
+      for (const off of [5, 2 ** 42, 2 ** 53, Number.MAX_SAFE_INTEGER]) expect((await v.read(f, off, 4096)).length).toBe(0);
+      expect((await v.read(f, 1, Number.MAX_SAFE_INTEGER)).toString()).toBe('ello');
+    };
+    await withImage(img, {}, check);
+    await refusedLeavesImage(img, (vol) => check(vol));
+  });
+
   test('a file of exactly 2^42 bytes: sparse, readable at its end, and udfinfo finds the volume clean', async () => {
     const img = await seeded('max-size');
     const m = await openRw(img);

@@ -174,7 +174,7 @@ export class WritableUdfVolume implements WritableVolume {
     return this.run(async () => {
       const n = await this.node(ino);
       if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
-      if (offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+      if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
       return readNode(this.m.space, n, offset, length);
     });
   }
