@@ -22,7 +22,9 @@ function newestMtime(p: string): number {
 
 export default function globalSetup(globalConfig: { testPathPattern?: string }): void {
   const pattern = globalConfig.testPathPattern;
-  if (pattern && !new RegExp(pattern, 'i').test(path.join(ROOT, 'test', 'bin', 'cli.test.ts'))) return;
+  // test/fuzz runs the compiled fuzz worker (dist/bench/fuzz) in a worker thread.
+  const needsDist = [path.join(ROOT, 'test', 'bin', 'cli.test.ts'), path.join(ROOT, 'test', 'fuzz', 'fuzz.test.ts')];
+  if (pattern && !needsDist.some((f) => new RegExp(pattern, 'i').test(f))) return;
 
   const sources = Math.max(...['src', 'bin', 'bench', 'tsconfig.json', 'package.json'].map((p) => newestMtime(path.join(ROOT, p))));
   const built = newestMtime(path.join(ROOT, 'dist', 'bin', 'pktfs.js'));

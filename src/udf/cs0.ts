@@ -78,7 +78,7 @@ const MAX_EXT = 5;
 
 /**
  * Turn a file identifier into a name POSIX can show (UDF 2.60 6.7.1, the idea
- * of UDFTranslateName): '/' and NUL become '_' (a run of them one '_'); when
+ * of UDFTranslateName): '/', NUL and lone surrogates become '_' (a run of them one '_'); when
  * anything was replaced, the name is "." or "..", empty, or too long for
  * NAME_MAX, a '#' and four hex digits of the CRC of the identifier's bytes
  * are appended (before an extension of up to 5 characters, which is kept).
@@ -92,7 +92,8 @@ export function translateName(fileIdent: Uint8Array): string {
   const clean: string[] = [];
   let lastIllegal = false;
   for (const c of chars) {
-    const illegal = c === '/' || c === '\0';
+    // A lone surrogate (16-bit CS0 that is not UTF-16) has no UTF-8 form: a POSIX name cannot hold it.
+    const illegal = c === '/' || c === '\0' || (c.length === 1 && c >= '\uD800' && c <= '\uDFFF');
     if (illegal) needsCrc = true;
     if (!illegal) clean.push(c);
     else if (!lastIllegal) clean.push('_');

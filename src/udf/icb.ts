@@ -244,6 +244,18 @@ export async function readData(space: Space, data: FileData, size: number, offse
   return out;
 }
 
+/**
+ * How many of a file's `size` bytes can hold anything but zeros: up to the end
+ * of its last recorded extent, or of its embedded bytes. Reading a directory or
+ * a VAT stops there, so a damaged length does not make a huge buffer of zeros.
+ */
+export function recordedEnd(data: FileData, size: number): number {
+  if (data.kind === 'inline') return Math.min(size, data.bytes.length);
+  let end = 0;
+  for (const x of data.extents) if (x.type === EXT_RECORDED_ALLOCATED) end = x.fileOffset + x.length;
+  return Math.min(size, end);
+}
+
 /** The partition block holding byte `pos` of a file (for checking where a FID's tag says it is). */
 export function blockOfByte(data: FileData, pos: number, blockSize: number): number | undefined {
   if (data.kind === 'inline') return data.loc.logicalBlockNum;

@@ -11,13 +11,15 @@ import { TAG_SPARING_TABLE, verifyTag } from './codec/tag';
 import { regidText, EXT_RECORDED_ALLOCATED } from './codec/primitives';
 import { FT_VAT20, FT_UNSPECIFIED } from './codec/file';
 import { Partition, PhysicalPartition, MetadataExtent, SparingTableInfo, sparingRemap } from './partition';
-import { Space, readFileEntry, fileData, readData } from './icb';
+import { Space, readFileEntry, fileData, readData, recordedEnd } from './icb';
 
 const debug = createDebug('pktfs:udf:partmount');
 
 /** How far back from the last block the VAT is searched for (Linux looks 3 back; writers pad more). */
 const VAT_SEARCH_BLOCKS = 64;
 const MAX_VAT_BYTES = 64 << 20;
+/** UDF 2.2.12: at most 65535 map entries of 8 bytes after the 56-byte header. */
+const MAX_SPARING_BYTES = 56 + 8 * 0xffff;
 
 export interface PartitionContext {
   space: Space;
@@ -86,7 +88,7 @@ function physical(ref: number, d: Pd): PhysicalPartition {
 /** UDF 2.2.12: the newest valid copy among the recorded sparing tables. */
 async function readSparingTable(ctx: PartitionContext, locs: number[], size: number): Promise<{ entries: ReturnType<typeof sparingTable.decode>['mapEntries']; total: number; table?: SparingTableInfo }> {
   const disc = ctx.space.disc;
-  const blocks = Math.max(1, Math.ceil(size / disc.blockSize));
+  const blocks = Math.max(1, Math.ceil(Math.min(size, MAX_SPARING_BYTES) / disc.blockSize));
   let best: ReturnType<typeof sparingTable.decode> | undefined;
   const usable: number[] = [];
   for (const loc of locs) {
@@ -120,8 +122,11 @@ async function readVatAt(ctx: PartitionContext, u: Partition, abs: number): Prom
   const e = located.entry;
   const ft = e.icbTag.fileType;
   if (ft !== FT_VAT20 && ft !== FT_UNSPECIFIED) throw new FsError('EIO', `file type ${ft} at block ${abs} is not a VAT`);
-  if (e.informationLength > MAX_VAT_BYTES) throw new FsError('EIO', `VAT at block ${abs} is ${e.informationLength} bytes`);
+  // UDF 2.2.11: one 4-byte entry per virtual block, and no more of those than blocks on the medium.
+  const maxBytes = Math.min(MAX_VAT_BYTES, 0x10000 + 4 * ctx.space.disc.blockCount);
+  if (e.informationLength > maxBytes) throw new FsError('EIO', `VAT at block ${abs} is ${e.informationLength} bytes, more than ${maxBytes}`);
   const data = await fileData(ctx.space, located, 'VAT');
+  if (recordedEnd(data, e.informationLength) < e.informationLength) throw new FsError('EIO', `VAT at block ${abs}: ${e.informationLength} bytes, fewer recorded`);
   const bytes = await readData(ctx.space, data, e.informationLength, 0, e.informationLength);
   if (ft === FT_VAT20) {
     if (bytes.length < vat200.size) throw new FsError('EIO', `VAT at block ${abs} too short`);

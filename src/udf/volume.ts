@@ -13,7 +13,7 @@ import { findSessions, recognize, Session } from './recognize';
 import { readVolumeDescriptors, readLvid } from './vds';
 import { buildPartitions } from './partmount';
 import { Partition, accessTypeName } from './partition';
-import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, blockOfByte, readPartBlock } from './icb';
+import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, blockOfByte, readPartBlock, recordedEnd } from './icb';
 import { parseDirectory } from './dir';
 import { decodePathComponents, pathComponentsToPosix } from './symlink';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, typeBits } from './attr';
@@ -65,7 +65,8 @@ class UdfVolume implements Volume {
     if (hit) return hit;
     if (!Number.isSafeInteger(ino) || ino < 1) throw new FsError('ENOENT', `inode ${ino} does not exist`);
     const loc = locOf(ino);
-    if (!this.space.partitions[loc.partitionReferenceNum]) throw new FsError('ENOENT', `inode ${ino}: no partition ${loc.partitionReferenceNum}`);
+    // Inode numbers come from directory entries: one naming a partition that is not there is damaged.
+    if (!this.space.partitions[loc.partitionReferenceNum]) throw new FsError('EIO', `inode ${ino}: its ICB is in partition ${loc.partitionReferenceNum}, which the volume does not have`);
     const what = `file entry of inode ${ino} (partition ${loc.partitionReferenceNum} block ${loc.logicalBlockNum})`;
     const located = await readFileEntry(this.space, loc, what);
     const data = await fileData(this.space, located, what);
@@ -84,8 +85,11 @@ class UdfVolume implements Volume {
     if (hit) return hit;
     const node = await this.inode(dirIno);
     if ((node.attr.mode & S_IFMT) !== S_IFDIR) throw new FsError('ENOTDIR', `inode ${dirIno} is not a directory`);
-    const size = node.attr.size;
-    if (size > MAX_DIR_BYTES) throw new FsError('EIO', `directory ${dirIno} claims ${size} bytes`);
+    // Past its recorded extents a directory reads as zeros, which end the FIDs: not worth a buffer.
+    const size = recordedEnd(node.data, node.attr.size);
+    if (size > MAX_DIR_BYTES || size > this.space.disc.byteSize) {
+      throw new FsError('EIO', `directory ${dirIno} claims ${size} recorded bytes on a medium of ${this.space.disc.byteSize}`);
+    }
     const bytes = await readData(this.space, node.data, size, 0, size);
     const bs = this.space.disc.blockSize;
     const raw = parseDirectory(bytes, (pos) => blockOfByte(node.data, pos, bs), { unhide: this.unhide, what: `directory ${dirIno}` });
@@ -135,7 +139,7 @@ class UdfVolume implements Volume {
   async read(ino: number, offset: number, length: number): Promise<Buffer> {
     const node = await this.inode(ino);
     if ((node.attr.mode & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', `inode ${ino} is a directory`);
-    if (offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
     return readData(this.space, node.data, node.attr.size, offset, length);
   }
 

@@ -10,7 +10,7 @@ import { FsError } from '../../errors';
 import { fid, Fid, FID_DELETED, FID_DIRECTORY, FID_HIDDEN, FID_PARENT } from '../codec/file';
 import { TAG_FID, verifyTag, finaliseTag } from '../codec/tag';
 import { LbAddr, LongAd, EXT_LENGTH_MASK } from '../codec/primitives';
-import { blockOfByte } from '../icb';
+import { blockOfByte, recordedEnd } from '../icb';
 import { encodeCs0, translateName } from '../cs0';
 import { WriteCtx, WNode, readNode, prepareRange, storeRange, truncateNode, nodeFileData } from './node';
 
@@ -39,8 +39,12 @@ const isLive = (s: Slot) => !(s.fid.fileCharacteristics & (FID_DELETED | FID_PAR
 
 export async function loadDir(ctx: WriteCtx, node: WNode): Promise<WDir> {
   const bs = ctx.space.disc.blockSize;
-  const bytes = await readNode(ctx.space, node, 0, node.size);
   const data = nodeFileData(node, bs);
+  // The directory is rewritten from these bytes: all of them must be recorded, and on the medium.
+  if (node.size > ctx.space.disc.byteSize || recordedEnd(data, node.size) < node.size) {
+    throw new FsError('EIO', `directory ${node.ino}: ${node.size} bytes, not all recorded`);
+  }
+  const bytes = await readNode(ctx.space, node, 0, node.size);
   const dir: WDir = { node, bytes, store: bytes, slots: [], byName: new Map() };
   const what = `directory ${node.ino}`;
   let pos = 0;
@@ -64,8 +68,21 @@ export async function loadDir(ctx: WriteCtx, node: WNode): Promise<WDir> {
   return dir;
 }
 
-/** The CS0 file identifier of a name, or ENAMETOOLONG. */
+/** NAME_MAX of Linux, in UTF-8 bytes. */
+const NAME_MAX = 255;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The CS0 file identifier of a name a user gives: EINVAL for what cannot be one
+ * directory entry ('/', NUL, "", ".", "..", text that is not Unicode, which no
+ * UTF-8 can spell), ENAMETOOLONG past NAME_MAX bytes of UTF-8 or 255 of CS0.
+ */
 export function nameToIdent(name: string): Uint8Array {
+  if (name === '' || name === '.' || name === '..') throw new FsError('EINVAL', `"${name}" cannot be the name of an entry`);
+  if (name.includes('/') || name.includes('\0')) throw new FsError('EINVAL', `${JSON.stringify(name)}: a name cannot hold '/' or NUL`);
+  if (LONE_SURROGATE.test(name)) throw new FsError('EINVAL', `${JSON.stringify(name)} is not valid Unicode`);
+  const utf8 = Buffer.byteLength(name, 'utf8');
+  if (utf8 > NAME_MAX) throw new FsError('ENAMETOOLONG', `"${name}" takes ${utf8} bytes of UTF-8, at most ${NAME_MAX}`);
   const ident = encodeCs0(name);
   if (ident.length > MAX_NAME_BYTES) throw new FsError('ENAMETOOLONG', `"${name}" takes ${ident.length} bytes of CS0, at most ${MAX_NAME_BYTES}`);
   return ident;

@@ -13,7 +13,7 @@ import type { Lvd, Pd, Lvid } from '../codec/volume';
 import type { Fsd } from '../codec/file';
 import { ICB_FLAG_AD_MASK, ICB_FLAG_AD_SHORT, ICB_FLAG_AD_LONG } from '../codec/file';
 import { Regid, regidText } from '../codec/primitives';
-import { PD_ACCESS_REWRITABLE, PD_ACCESS_OVERWRITABLE } from '../codec/volume';
+import { PD_ACCESS_REWRITABLE, PD_ACCESS_OVERWRITABLE, lvid as lvidCodec } from '../codec/volume';
 import { revisionText } from '../info';
 import { loadSpaceMap, spaceMapError, SpaceMap } from './spacemap';
 import { LvidWriter, MAX_WRITE_REV } from './lvid';
@@ -61,6 +61,9 @@ function refusal(p: MountParts): string | undefined {
   if (p.info.integrity === 'open' && !p.opts.allowOpen) {
     return 'the volume was not closed properly after it was last written: check it with `pktfs fsck` (or mount with -o force to write all the same)';
   }
+  // It is rewritten in place: it must fit its block (3/10.10: 80 bytes, 8 per partition, then the implementation use).
+  const lvidBytes = lvidCodec.size + 8 * p.lvid.numOfPartitions + p.lvid.lengthOfImpUse;
+  if (lvidBytes > p.space.disc.blockSize) return `the logical volume integrity descriptor claims ${lvidBytes} bytes, more than its block`;
   const minWrite = p.lvid.impUse.minUDFWriteRev;
   if (minWrite > MAX_WRITE_REV) return `writing the volume needs UDF ${revisionText(minWrite)}; pktfs writes UDF up to ${revisionText(MAX_WRITE_REV)}`;
   const parts = p.space.partitions.filter((x) => x);
@@ -69,6 +72,9 @@ function refusal(p: MountParts): string | undefined {
   if (part.kind !== 'physical' && part.kind !== 'sparable') return `${part.kind} partitions are not written`;
   const pd = p.pds.get(part.number);
   if (!pd) return `partition ${part.number} has no partition descriptor`;
+  if (part.start + part.length > p.space.disc.blockCount) {
+    return `the partition (blocks ${part.start}+${part.length}) runs past the end of the medium (${p.space.disc.blockCount} blocks)`;
+  }
   if (pd.accessType !== PD_ACCESS_REWRITABLE && pd.accessType !== PD_ACCESS_OVERWRITABLE) {
     const names = ['unspecified', 'read-only', 'write-once', 'rewritable', 'overwritable', 'pseudo-overwritable'];
     return `the partition's access type is ${names[pd.accessType] ?? pd.accessType}`;

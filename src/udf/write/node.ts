@@ -117,6 +117,8 @@ export async function loadNode(space: Space, ino: number, loc: LbAddr, defaultFo
     fresh: new Set(), dirty: false,
   };
   if (data.kind === 'inline') {
+    // 4/14.6.8: embedded data is the ICB's allocation descriptors area; a size beyond that is damage.
+    if (size > icbCapacity(entry, bs)) throw new FsError('EIO', `${what}: ${size} bytes embedded in a ${bs}-byte ICB`);
     node.inline = Buffer.from(data.bytes.subarray(0, size));
     if (node.inline.length < size) node.inline = Buffer.concat([node.inline, Buffer.alloc(size - node.inline.length)]);
     return node;

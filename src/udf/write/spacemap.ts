@@ -34,6 +34,9 @@ export async function loadSpaceMap(space: Space, part: Partition, pd: Pd, packet
   if (hasBitmap) {
     const at = h.unallocSpaceBitmap.extPosition;
     const blocks = Math.ceil(h.unallocSpaceBitmap.extLength / bs);
+    // 4/14.12: a 24-byte header and one bit per block of the partition.
+    const needed = Math.ceil((24 + Math.ceil(part.length / 8)) / bs);
+    if (blocks > needed) return `the space bitmap takes ${blocks} blocks, a partition of ${part.length} blocks needs ${needed}`;
     const buf = await readPartBlocks(space, part.ref, at, blocks);
     verifyTag(buf, 0, { what: 'space bitmap', location: at, idents: [TAG_SBD] });
     const d = sbd.decode(buf, 0);

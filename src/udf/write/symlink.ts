@@ -7,8 +7,13 @@ import { FsError } from '../../errors';
 import { PC_ROOT, PC_PARENT, PC_CURRENT, PC_NAME } from '../symlink';
 import { nameToIdent } from './directory';
 
+/** PATH_MAX of Linux, the terminating NUL included. */
+const PATH_MAX = 4096;
+
 export function encodePathComponents(target: string): Buffer {
   if (target.length === 0) throw new FsError('ENOENT', 'empty symlink target');
+  const bytes = Buffer.byteLength(target, 'utf8');
+  if (bytes >= PATH_MAX) throw new FsError('ENAMETOOLONG', `symlink target of ${bytes} bytes, at most ${PATH_MAX - 1}`);
   const parts: Buffer[] = [];
   const component = (type: number, ident: Uint8Array = new Uint8Array(0)): void => {
     const b = Buffer.alloc(4 + ident.length);

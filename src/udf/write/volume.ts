@@ -20,7 +20,7 @@ import {
 } from '../codec/file';
 import type { Tag } from '../codec/tag';
 import { TAG_FE, TAG_EFE } from '../codec/tag';
-import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, writeNode, truncateNode, storeNode, freeNode, recordedBlocks } from './node';
+import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, writeNode, truncateNode, storeNode, freeNode, recordedBlocks, MAX_FILE_SIZE } from './node';
 import { WDir, loadDir, addEntry, removeEntry, setParent, parentOf, liveEntries, newDir, icbLongAd, nameToIdent } from './directory';
 import { encodePathComponents } from './symlink';
 import { SpaceMap, storeSpaceMap } from './spacemap';
@@ -142,7 +142,8 @@ export class WritableUdfVolume implements WritableVolume {
     if (hit) return hit;
     if (!Number.isSafeInteger(ino) || ino < 1) throw new FsError('ENOENT', `inode ${ino} does not exist`);
     const loc = locOf(ino);
-    if (!this.m.space.partitions[loc.partitionReferenceNum]) throw new FsError('ENOENT', `inode ${ino}: no partition ${loc.partitionReferenceNum}`);
+    // Inode numbers come from directory entries: one naming a partition that is not there is damaged.
+    if (!this.m.space.partitions[loc.partitionReferenceNum]) throw new FsError('EIO', `inode ${ino}: its ICB is in partition ${loc.partitionReferenceNum}, which the volume does not have`);
     const n = await loadNode(this.m.space, ino, loc, this.m.defaults.adForm);
     this.nodes.set(ino, n);
     return n;
@@ -202,7 +203,7 @@ export class WritableUdfVolume implements WritableVolume {
     return this.run(async () => {
       const n = await this.node(ino);
       if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
-      if (offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+      if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
       return readNode(this.m.space, n, offset, length);
     });
   }
@@ -454,7 +455,9 @@ export class WritableUdfVolume implements WritableVolume {
   write(ino: number, offset: number, data: Buffer): Promise<number> {
     return this.run(async () => {
       const n = await this.regular(ino);
-      if (offset < 0) throw new FsError('EINVAL', `write at ${offset}`);
+      if (!Number.isInteger(offset) || offset < 0) throw new FsError('EINVAL', `write at ${offset}`);
+      // Refused before anything (the LVID's open mark included) reaches the disc.
+      if (offset + data.length > MAX_FILE_SIZE) throw new FsError('EFBIG', `write of ${data.length} bytes at ${offset}: beyond ${MAX_FILE_SIZE}`);
       if (data.length === 0) return 0;
       await this.ctx.beforeWrite();
       const wasInline = n.inline !== null;
@@ -469,7 +472,8 @@ export class WritableUdfVolume implements WritableVolume {
   truncate(ino: number, size: number): Promise<void> {
     return this.run(async () => {
       const n = await this.regular(ino);
-      if (size < 0) throw new FsError('EINVAL', `truncate to ${size}`);
+      if (!Number.isInteger(size) || size < 0) throw new FsError('EINVAL', `truncate to ${size}`);
+      if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `truncate to ${size}: beyond ${MAX_FILE_SIZE}`);
       if (size === n.size) return;
       await this.ctx.beforeWrite();
       await truncateNode(this.ctx, n, size);
