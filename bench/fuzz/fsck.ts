@@ -1,11 +1,7 @@
 /**
- * HOOK: `pktfs fsck -n` on damaged images. fsck is being written on branch
- * `fsck` and is not in this tree yet; this is where the fuzzer calls it once it
- * is merged. Until then `fsckAvailable()` is false and nothing runs (the test in
- * test/fuzz/fuzz.test.ts is skipped, `npm run fuzz -- --fsck N` says so).
- *
- * After the merge, check the two TODOs below against fsck's documented exit
- * statuses and output (docs/cli.md), then nothing else should need changing:
+ * `pktfs fsck -n` on damaged images. `fsckAvailable()` is false only where the
+ * built pktfs has no fsck (then the test in test/fuzz/fuzz.test.ts is skipped,
+ * and `npm run fuzz -- --fsck N` says so).
  * `fsckDamagedImage(path)` takes the path of a damaged image file (see
  * `caseImage(...).overlay.materialise()`), runs `pktfs fsck -n` on it and
  * reports a crash, a hang, or a change to the image (-n must not write) as a
@@ -41,7 +37,7 @@ export interface FsckOutcome {
 }
 
 /**
- * TODO(after merge): check against docs/cli.md. As `pktfs fsck --help` says on branch fsck (e2fsck's bits):
+ * Exit statuses as docs/cli.md gives them for pktfs fsck (e2fsck's bits):
  * 0 clean, 1 repaired, 4 left unrepaired, 5 both, 8 operational error; 16 (usage) is a failure here.
  */
 const FSCK_STATUSES = [0, 1, 4, 5, 8];
@@ -66,7 +62,7 @@ export function fsckDamagedImage(imagePath: string, timeoutMs = 60000): Promise<
       const fail = (why: string) => resolve({ ok: false, status, detail: `${why}\n${out.slice(-2000)}` });
       if (timedOut) return fail(`hang: no answer in ${timeoutMs} ms`);
       if (signal) return fail(`killed by ${signal}`);
-      // TODO(after merge): fsck's way of saying "internal error", if it has one besides a stack trace.
+      // fsck has no other way of saying "internal error" than exit status 8 or a stack trace.
       if (/^\s+at .+\(.*:\d+:\d+\)$/m.test(out) || /\b(TypeError|RangeError|ReferenceError)\b/.test(out)) return fail('crashed (stack trace)');
       if (status === null || !FSCK_STATUSES.includes(status)) return fail(`undocumented exit status ${status}`);
       if (sha(imagePath) !== before) return fail('-n changed the image');
