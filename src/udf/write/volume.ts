@@ -479,20 +479,31 @@ export class WritableUdfVolume implements WritableVolume {
     });
   }
 
+  /**
+   * The file's entry, and the entries of every changed directory (a new name
+   * often lives in its directory's ICB: a file fsync'ed must be found again by
+   * its path), after a flush that puts the data they point at on the medium
+   * first; then the flush that makes them durable.
+   */
   fsync(ino: number): Promise<void> {
     return this.run(async () => {
       const n = this.nodes.get(ino);
-      if (n?.dirty) {
+      const dirs = [...this.dirs.values()].map((d) => d.node).filter((d) => d.dirty && d !== n);
+      if (n?.dirty || dirs.length) {
         await this.ctx.beforeWrite();
-        await storeNode(this.ctx, n);
+        await this.m.space.disc.dev.flush();
+        if (n?.dirty) await storeNode(this.ctx, n);
+        for (const d of dirs) await storeNode(this.ctx, d);
       }
       if (this.m.lvid.isOpenOnDisc) await this.m.space.disc.dev.flush();
     });
   }
 
-  /** Entries, then the space map, then the LVID's counts (still open), then the device flush. */
+  /** Data (flushed), then entries, then the space map, then the device flush. */
   private async flushAll(): Promise<void> {
     if (!this.m.lvid.isOpenOnDisc) return;
+    // A barrier: the entries written next must not reach the medium before the data they point at.
+    await this.m.space.disc.dev.flush();
     for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
     await storeSpaceMap(this.m.space, this.m.map);
     await this.m.space.disc.dev.flush();
