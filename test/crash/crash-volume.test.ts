@@ -81,7 +81,7 @@ describeIf('crash points at the volume level', () => {
 
   for (const stack of ['direct', 'packet'] as Stack[]) {
     test(`power cut at ${POINTS} points (${stack})`, async () => {
-      const { rec, result } = await record(base, stack, 7);
+      const { rec, result } = await record(base, stack, Number(process.env.PKTFS_CRASH_SEED ?? 7));
       expect(result.crash).toBeUndefined();
       expect(result.errors).toEqual([]);
       expect(result.durable.length).toBeGreaterThan(10);

@@ -80,6 +80,8 @@ export class WritableUdfVolume implements WritableVolume {
   /** The running operation changed something (so the idle countdown restarts). */
   private opChanged = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** A failure of the idle settle, which no caller waited for: the next fsync, sync or close reports it. */
+  private deferred: unknown;
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -496,7 +498,15 @@ export class WritableUdfVolume implements WritableVolume {
         for (const d of dirs) await storeNode(this.ctx, d);
       }
       if (this.m.lvid.isOpenOnDisc) await this.m.space.disc.dev.flush();
+      this.reportDeferred();
     });
+  }
+
+  /** Throw (once) what the idle settle failed with since the last fsync, sync or close. */
+  private reportDeferred(): void {
+    const e = this.deferred;
+    this.deferred = undefined;
+    if (e) throw e;
   }
 
   /** Data (flushed), then entries, then the space map, then the device flush. */
@@ -517,6 +527,7 @@ export class WritableUdfVolume implements WritableVolume {
     return this.run(async () => {
       await this.flushAll();
       if (this.m.lvid.isOpenOnDisc) await this.m.lvid.close(this.counts(), true);
+      this.reportDeferred();
     });
   }
 
@@ -527,7 +538,10 @@ export class WritableUdfVolume implements WritableVolume {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      this.settle().catch((e) => debug('idle settle failed: %s', (e as Error).message));
+      this.settle().catch((e) => {
+        debug('idle settle failed: %s', (e as Error).message);
+        this.deferred ??= e;
+      });
     }, ms);
     this.idleTimer.unref();
   }
@@ -555,6 +569,7 @@ export class WritableUdfVolume implements WritableVolume {
       this.nodes.clear();
       this.dirs.clear();
       debug('closed: %d files, %d dirs, %d blocks free', this.numFiles, this.numDirs, this.m.map.alloc.freeBlocks);
+      this.reportDeferred();
     });
   }
 }
