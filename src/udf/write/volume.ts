@@ -16,7 +16,7 @@ import { dateToTimestamp } from '../time';
 import type { LbAddr } from '../codec/primitives';
 import {
   FT_DIRECTORY, FT_REGULAR, FT_SYMLINK, FT_FIFO, FT_SOCKET, ICB_FLAG_AD_IN_ICB, ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY,
-  ICB_STRATEGY_4, FID_HIDDEN, Fe, Efe,
+  ICB_STRATEGY_4, FID_HIDDEN, FID_DIRECTORY, Fe, Efe,
 } from '../codec/file';
 import type { Tag } from '../codec/tag';
 import { TAG_FE, TAG_EFE } from '../codec/tag';
@@ -410,12 +410,22 @@ export class WritableUdfVolume implements WritableVolume {
       await this.ctx.beforeWrite();
       const hidden = (from.byName.get(fromName)!.fid.fileCharacteristics & FID_HIDDEN) !== 0;
       if (replaced) {
+        // Its slot is reused by the new entry (same name, same size), so that addEntry needs no room.
+        const old = existing!;
         await removeEntry(this.ctx, to, toName);
+        try {
+          await addEntry(this.ctx, to, toName, icbLongAd(n.loc, this.bs, n.entry.uniqueID), isDir, hidden);
+        } catch (e) {
+          // rename(2) is all or nothing: the replaced entry comes back.
+          await addEntry(this.ctx, to, toName, old.fid.icb, (old.fid.fileCharacteristics & FID_DIRECTORY) !== 0, (old.fid.fileCharacteristics & FID_HIDDEN) !== 0);
+          throw e;
+        }
         if (replaced.dir) await this.removeDirNode(to, replaced.dir);
         else await this.dropLink(replaced.node);
+      } else {
+        // The new name first: a crash in between leaves two names, never none.
+        await addEntry(this.ctx, to, toName, icbLongAd(n.loc, this.bs, n.entry.uniqueID), isDir, hidden);
       }
-      // The new name first: a crash in between leaves two names, never none.
-      await addEntry(this.ctx, to, toName, icbLongAd(n.loc, this.bs, n.entry.uniqueID), isDir, hidden);
       await removeEntry(this.ctx, from, fromName);
       if (isDir && fromDirIno !== toDirIno) {
         await setParent(this.ctx, await this.dir(ino), icbLongAd(to.node.loc, this.bs, to.node.entry.uniqueID));
