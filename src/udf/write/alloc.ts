@@ -23,6 +23,13 @@ export class Allocator {
   private readonly usage: Uint32Array;
   /** Packets in which blocks were freed during this mount. */
   private readonly justFreed = new Set<number>();
+  /**
+   * Blocks freed since the last commitFreed(): free (and counted so), but not
+   * handed out again until the entries that let go of them are on the medium.
+   * Reused sooner, a crash could leave an old entry (a directory that shrank)
+   * covering another file's new data.
+   */
+  private readonly heldBack = new Set<number>();
   /** Where the last allocation ended: the next one without a goal looks there first. */
   private cursor = 0;
   /** True when the map differs from what is on the disc. */
@@ -48,6 +55,21 @@ export class Allocator {
     return b >= 0 && b < this.numBits && (this.free[b >> 3] & (1 << (b & 7))) !== 0;
   }
 
+  /** Free blocks waiting for commitFreed() before they can be allocated. */
+  get heldBackBlocks(): number {
+    return this.heldBack.size;
+  }
+
+  /** The entries that freed the held-back blocks are on the medium: they may be allocated again. */
+  commitFreed(): void {
+    this.heldBack.clear();
+  }
+
+  /** Free and not held back. */
+  private takeable(b: number): boolean {
+    return this.isFree(b) && (this.heldBack.size === 0 || !this.heldBack.has(b));
+  }
+
   private setUsed(b: number, n: number): void {
     for (let i = b; i < b + n; i++) {
       this.free[i >> 3] &= ~(1 << (i & 7));
@@ -60,7 +82,7 @@ export class Allocator {
   /** Free run length from `b`, at most `max`. */
   private runFrom(b: number, max: number): number {
     let n = 0;
-    while (n < max && this.isFree(b + n)) n++;
+    while (n < max && this.takeable(b + n)) n++;
     return n;
   }
 
@@ -75,7 +97,7 @@ export class Allocator {
     const skip = from >= start && from < start + size ? from - start : 0;
     for (let i = 0; i < size; i++) {
       const b = start + ((skip + i) % size);
-      if (this.isFree(b)) return b;
+      if (this.takeable(b)) return b;
     }
     return -1;
   }
@@ -98,7 +120,7 @@ export class Allocator {
     const partly = (pk: number) => this.usage[pk] > 0 && this.usage[pk] < this.packetSize(pk);
     const empty = (pk: number) => this.usage[pk] === 0;
     const someFree = (pk: number) => this.usage[pk] < this.packetSize(pk);
-    if (goal !== undefined && this.isFree(goal) && fresh(Math.floor(goal / pb))) return goal;
+    if (goal !== undefined && this.takeable(goal) && fresh(Math.floor(goal / pb))) return goal;
     const from = Math.min(this.numBits - 1, Math.max(0, goal ?? this.cursor));
     const passes: ((pk: number) => boolean)[] = [
       // A small allocation fills a packet already in use; a large one opens empty packets.
@@ -107,8 +129,10 @@ export class Allocator {
       (pk) => fresh(pk) && someFree(pk),
       someFree,
     ];
+    // With blocks held back a packet's count of used blocks no longer says whether it has one to give.
+    const gives = (pk: number) => this.heldBack.size === 0 || this.firstFreeIn(pk, from) >= 0;
     for (const ok of passes) {
-      const pk = this.findPacket(from, ok);
+      const pk = this.findPacket(from, (p) => ok(p) && gives(p));
       if (pk >= 0) return this.firstFreeIn(pk, from);
     }
     return -1;
@@ -119,7 +143,9 @@ export class Allocator {
    * it is free. All or nothing: ENOSPC leaves the map as it was.
    */
   allocate(count: number, goal?: number): Piece[] {
-    if (count > this.freeCount) throw new FsError('ENOSPC', `${count} blocks wanted, ${this.freeCount} free`);
+    if (count > this.freeCount - this.heldBack.size) {
+      throw new FsError('ENOSPC', `${count} blocks wanted, ${this.freeCount} free (${this.heldBack.size} of them freed and not yet recorded)`);
+    }
     const pieces: Piece[] = [];
     let left = count;
     let g = goal;
@@ -148,7 +174,10 @@ export class Allocator {
       if (this.isFree(b)) throw new FsError('EIO', `block ${b} freed twice`);
       this.free[b >> 3] |= 1 << (b & 7);
       this.usage[Math.floor(b / this.packetBlocks)]--;
-      if (wear) this.justFreed.add(Math.floor(b / this.packetBlocks));
+      if (wear) {
+        this.justFreed.add(Math.floor(b / this.packetBlocks));
+        this.heldBack.add(b);
+      }
     }
     this.freeCount += count;
     this.dirty = true;

@@ -232,12 +232,13 @@ async function zeroTail(ctx: WriteCtx, node: WNode): Promise<void> {
 /** Move embedded data out of the ICB into allocated blocks. */
 async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
   const data = node.inline!;
+  const bs = ctx.space.disc.blockSize;
+  // Allocate before letting go of the embedded copy: ENOSPC must leave the node as it was.
+  const pieces = data.length > 0 ? ctx.alloc.allocate(ceilDiv(data.length, bs), node.loc.logicalBlockNum + 1) : [];
   node.inline = null;
   node.runs = [];
-  const bs = ctx.space.disc.blockSize;
   if (data.length > 0) {
     const count = ceilDiv(data.length, bs);
-    const pieces = ctx.alloc.allocate(count, node.loc.logicalBlockNum + 1);
     const padded = Buffer.alloc(count * bs);
     data.copy(padded);
     let done = 0;

@@ -7,7 +7,7 @@
  * contents go to the device straight away, before the entries pointing at them.
  */
 import createDebug from 'debug';
-import { FsError } from '../../errors';
+import { FsError, isFsError } from '../../errors';
 import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
 import type { Space } from '../icb';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
@@ -107,9 +107,19 @@ export class WritableUdfVolume implements WritableVolume {
 
   /** Run `fn` after every operation queued before it. */
   private run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(() => {
+    const p = this.queue.then(async () => {
       if (this.closed) throw new FsError('EIO', 'volume closed');
-      return fn();
+      try {
+        return await fn();
+      } catch (e) {
+        // Space freed since the last flush is held back until the entries that freed it are on
+        // the medium (alloc.ts): record them, then try once more. Operations fail with ENOSPC
+        // before changing anything, so running one again is safe.
+        if (!isFsError(e, 'ENOSPC') || this.m.map.alloc.heldBackBlocks === 0 || !this.m.lvid.isOpenOnDisc) throw e;
+        debug('ENOSPC with %d blocks held back: flushing and trying again', this.m.map.alloc.heldBackBlocks);
+        await this.flushAll();
+        return fn();
+      }
     }).finally(() => {
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
       this.info.numFiles = this.numFiles;
@@ -527,6 +537,8 @@ export class WritableUdfVolume implements WritableVolume {
     for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
     await storeSpaceMap(this.m.space, this.m.map);
     await this.m.space.disc.dev.flush();
+    // Nothing on the medium points at the blocks freed so far any more.
+    this.m.map.alloc.commitFreed();
   }
 
   private counts() {
