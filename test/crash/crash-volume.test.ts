@@ -47,7 +47,7 @@ async function record(base: Buffer, stack: Stack, seed: number, cut?: RecordingD
   const dev = stackOver(rec, stack);
   const vol = await openVolume(dev, { readWrite: true, packetBlocks: 16 });
   if (!isWritable(vol)) throw new Error(`read-only: ${vol.info.readOnlyReason}`);
-  const result = await runWorkload(vol, { seed, ops: 90, flushedBytes: () => rec.flushes[rec.flushes.length - 1] ?? 0, stopOnError: !!cut });
+  const result = await runWorkload(vol, { seed, ops: Number(process.env.PKTFS_CRASH_OPS ?? 90), flushedBytes: () => rec.flushes[rec.flushes.length - 1] ?? 0, stopOnError: !!cut });
   try {
     await vol.close();
     if (dev !== rec) await dev.close();

@@ -3,7 +3,7 @@
  * reading, appending, truncating, renaming between and deleting in the same
  * three directories at once, each against its own model (names carry the
  * worker, so the model is exact whatever the interleaving), for
- * PKTFS_LOAD_SECONDS (default 20). Every operation has a deadline (a hang is
+ * PKTFS_LOAD_SECONDS (default 15). Every operation has a deadline (a hang is
  * a failure, not a stuck suite). Then unmount, and the disc is judged: our
  * reader's tree equals the model, udfinfo's counts agree, udfclient reads
  * every file the same.
@@ -23,7 +23,7 @@ import { serve, unserve } from './fuse-helpers';
 
 const TOOLS = haveTools('mkudffs', 'udfinfo', 'udfclient', 'umount', 'fusermount') && fs.existsSync('/dev/fuse');
 const describeIf = TOOLS ? describe : describe.skip;
-const SECONDS = Number(process.env.PKTFS_LOAD_SECONDS ?? 20);
+const SECONDS = Number(process.env.PKTFS_LOAD_SECONDS ?? 15);
 const WORKERS = 16;
 const DIRS = ['d0', 'd1', 'd2'];
 const OP_DEADLINE_MS = 30000;
