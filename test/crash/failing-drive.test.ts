@@ -169,6 +169,25 @@ describeIf('failing drives', () => {
     expect(udfinfo(img).errors).toEqual([]);
   });
 
+  test('fsync reaches the medium: SYNCHRONIZE CACHE after the last WRITE, before fsync returns; data before the entry', async () => {
+    const img = fresh();
+    const emu = await EmulatedDrive.open('dvd+rw', img, {});
+    const dev = await MmcBlockDevice.open(new MmcDrive(emu, { retryDelayMs: 1 }));
+    const { vol, pkt } = await mountOn(dev);
+    const ino = await vol.create(vol.rootIno, 'f', 0o644, 0, 0);
+    await vol.write(ino, 0, pseudoRandom('f', 100_000));
+    const from = emu.log.length;
+    await vol.fsync(ino);
+    const cmds = emu.log.slice(from).map((e) => e.name);
+    expect(cmds.filter((n) => /^WRITE/.test(n)).length).toBeGreaterThan(0);
+    const lastWrite = cmds.map((n) => /^WRITE/.test(n)).lastIndexOf(true);
+    expect(cmds.slice(lastWrite + 1)).toContain('SYNCHRONIZE CACHE');
+    // Two flushes: the data's packets, then the entry's.
+    expect(cmds.filter((n) => n === 'SYNCHRONIZE CACHE').length).toBeGreaterThanOrEqual(2);
+    await vol.close();
+    await pkt.close();
+  });
+
   test('a write-out that fails while nobody waits (idle settle) is reported at the next fsync, once', async () => {
     const base = fs.readFileSync(fresh());
     // Count the writes of a clean run, to make the settle's first write-out fail.
