@@ -169,7 +169,7 @@ let fsckKnown: boolean | undefined;
 export async function haveFsck(): Promise<boolean> {
   if (fsckKnown === undefined) {
     const r = await runAsync(process.execPath, [PKTFS, 'fsck', '--help']);
-    fsckKnown = r.status === 0 && /fsck/.test(r.stdout);
+    fsckKnown = r.status === 0 && /^Usage: pktfs fsck/m.test(r.stdout);
   }
   return fsckKnown;
 }
