@@ -162,7 +162,8 @@ export async function judgeWithTools(imgPath: string, blockSize: number, durable
   return problems;
 }
 
-const PKTFS = path.join(__dirname, '../../dist/bin/pktfs.js');
+/** The CLI whose fsck repairs (PKTFS_FSCK_CLI: another build, e.g. of the fsck branch before the merge). */
+const PKTFS = process.env.PKTFS_FSCK_CLI ?? path.join(__dirname, '../../dist/bin/pktfs.js');
 let fsckKnown: boolean | undefined;
 
 /** Whether the built CLI has `pktfs fsck` (it lands from another branch). */

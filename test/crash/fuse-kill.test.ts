@@ -89,7 +89,7 @@ describeIf('SIGKILL of the FUSE server mid-copy', () => {
         const after = await checkImage(fs.readFileSync(img), 2048, mustSurvive);
         problems.push(...after.problems.map((p) => `after fsck: ${p}`), ...after.damaged.map((p) => `after fsck, damaged: ${p}`));
       }
-      summary.push(`${delay} ms: ${copied} files copied, ${mustSurvive.length} fsync'ed, LVID ${res.integrity}, ${res.damaged.length} damaged entries`);
+      summary.push(`${delay} ms: ${copied} files copied, ${mustSurvive.length} fsync'ed, LVID ${res.integrity}, ${res.damaged.length} damaged entries, fsck -y ${status ?? 'skipped'}`);
       if (problems.length) failures.push(`killed after ${delay} ms: ${problems.join('; ')}`);
       fs.rmSync(img);
     }
