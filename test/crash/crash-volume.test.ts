@@ -38,14 +38,14 @@ type Stack = 'direct' | 'packet';
 
 function stackOver(rec: BlockDevice, stack: Stack): BlockDevice {
   // Small cache: write-back under pressure happens during the run, not only at flushes.
-  return stack === 'packet' ? new PacketDevice(rec, { packetBytes: 32 * 1024, cacheBytes: 512 * 1024, dirtyBytes: 256 * 1024, flushDelayMs: Infinity }) : rec;
+  return stack === 'packet' ? new PacketDevice(rec, { packetBytes: 64 * 1024, cacheBytes: 512 * 1024, dirtyBytes: 256 * 1024, flushDelayMs: Infinity }) : rec;
 }
 
 async function record(base: Buffer, stack: Stack, seed: number, cut?: RecordingDevice['cut']): Promise<Recorded> {
   const rec = new RecordingDevice(new MemoryDevice({ data: base, sectorSize: SS }));
   rec.cut = cut;
   const dev = stackOver(rec, stack);
-  const vol = await openVolume(dev, { readWrite: true, packetBlocks: 16 });
+  const vol = await openVolume(dev, { readWrite: true });
   if (!isWritable(vol)) throw new Error(`read-only: ${vol.info.readOnlyReason}`);
   const result = await runWorkload(vol, { seed, ops: Number(process.env.PKTFS_CRASH_OPS ?? 90), flushedBytes: () => rec.flushes[rec.flushes.length - 1] ?? 0, stopOnError: !!cut });
   try {
@@ -72,23 +72,27 @@ const due = (durable: Durable[], cut: number) => durable.filter((d) => d.at <= c
 describeIf('crash points at the volume level', () => {
   let tmp: string;
   let base: Buffer;
+  /** A CD-RW image: a sparable partition, packets of 32. */
+  let sparable: Buffer;
 
   beforeAll(() => {
     tmp = makeTempDir('crash');
     base = fs.readFileSync(makeImage({ media: 'hd', rev: '2.01', bs: 2048, blocks: 4096 }, tmp));
+    sparable = fs.readFileSync(makeImage({ media: 'cdrw', rev: '2.01', bs: 2048, blocks: 8192 }, tmp));
   });
   afterAll(() => removeTempDir(tmp));
 
-  for (const stack of ['direct', 'packet'] as Stack[]) {
-    test(`power cut at ${POINTS} points (${stack})`, async () => {
-      const { rec, result } = await record(base, stack, Number(process.env.PKTFS_CRASH_SEED ?? 7));
+  for (const [stack, medium] of [['direct', 'plain'], ['packet', 'plain'], ['packet', 'sparable']] as [Stack, string][]) {
+    test(`power cut at ${POINTS} points (${stack}, ${medium})`, async () => {
+      const start = medium === 'plain' ? base : sparable;
+      const { rec, result } = await record(start, stack, Number(process.env.PKTFS_CRASH_SEED ?? 7));
       expect(result.crash).toBeUndefined();
       expect(result.errors).toEqual([]);
       expect(result.durable.length).toBeGreaterThan(10);
       const failures: string[] = [];
       let damagedPoints = 0;
       const points = cutPoints(rec, POINTS, 11);
-      const replay = new Replayer(base, rec.writes, SS);
+      const replay = new Replayer(start, rec.writes, SS);
       for (const cut of points) {
         const img = replay.advanceTo(cut);
         const res = await checkImage(img, SS, due(result.durable, cut));
@@ -96,10 +100,10 @@ describeIf('crash points at the volume level', () => {
         if (res.problems.length) failures.push(`cut at byte ${cut} of ${rec.bytes} (${res.integrity}): ${res.problems.join('; ')}`);
       }
       // The whole run: nothing lost, nothing damaged.
-      const final = await checkImage(imageAfter(base, rec.writes, rec.bytes, SS), SS, result.durable);
+      const final = await checkImage(imageAfter(start, rec.writes, rec.bytes, SS), SS, result.durable);
       expect(final.damaged).toEqual([]);
       expect(final.integrity).toBe('closed');
-      console.log(`${stack}: ${points.length} points over ${rec.writes.length} writes (${rec.bytes} bytes, ${rec.flushes.length} flushes), ${result.durable.length} durable files, ${damagedPoints} points with damaged non-durable entries`);
+      console.log(`${stack}, ${medium}: ${points.length} points over ${rec.writes.length} writes (${rec.bytes} bytes, ${rec.flushes.length} flushes), ${result.durable.length} durable files, ${damagedPoints} points with damaged non-durable entries`);
       expect(failures.slice(0, 10)).toEqual([]);
     });
   }
