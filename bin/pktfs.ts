@@ -16,6 +16,7 @@ import createDebug from 'debug';
 import { Command, Option } from 'commander';
 import { OptionError, optionsHelp, parseMountOptions, splitOptions, type MountOptions } from '../src/options';
 import { EXIT } from './exitcodes';
+import { isFsError } from '../src/errors';
 import { CHILD_FLAG, pktfsScript, reportToParent, startChild } from './daemon';
 import { MountError, serve } from './serve';
 import { registerInfoCommand } from './info';
@@ -88,6 +89,8 @@ export async function mountCommand(req: MountRequest): Promise<number> {
       return EXIT.OK;
     } catch (e) {
       if (e instanceof MountError) return fail(e.message, EXIT.MOUNT);
+      // The disc could not be written at unmount (a failing drive): one line, not a stack trace.
+      if (isFsError(e)) return fail(`writing the disc failed: ${e.message}`, EXIT.SYSTEM);
       throw e;
     }
   }

@@ -23,7 +23,7 @@ function newestMtime(p: string): number {
 export default function globalSetup(globalConfig: { testPathPattern?: string }): void {
   const pattern = globalConfig.testPathPattern;
   // The suites that run dist/: the CLI tests, and the crash tests through a real mount.
-  const users = [path.join(ROOT, 'test', 'bin', 'cli.test.ts'), ...['load', 'full', 'kill'].map((n) => path.join(ROOT, 'test', 'crash', `fuse-${n}.test.ts`))];
+  const users = [path.join(ROOT, 'test', 'bin', 'cli.test.ts'), ...['load', 'full', 'kill', 'fail'].map((n) => path.join(ROOT, 'test', 'crash', `fuse-${n}.test.ts`))];
   if (pattern && !users.some((u) => new RegExp(pattern, 'i').test(u))) return;
 
   const sources = Math.max(...['src', 'bin', 'bench', 'tsconfig.json', 'package.json'].map((p) => newestMtime(path.join(ROOT, p))));
