@@ -130,7 +130,8 @@ describeIf('16 workers through the FUSE mount', () => {
   test(`${SECONDS} s of create, read, append, truncate, rename, unlink, readdir, fsync: nothing lost, no deadlock`, async () => {
     const img = makeImage({ media: 'hd', rev: '2.01', bs: 2048, blocks: 65536 }, tmp, 'load');
     const mnt = path.join(tmp, 'mnt');
-    const s = await serve(img, mnt);
+    // A small packet cache and quick write-back: back-pressure, idle write-outs and settles happen all the time.
+    const s = await serve(img, mnt, ['-o', 'cache=128K,flush=200']);
     const models = Array.from({ length: WORKERS }, () => new Map<string, Owned>());
     const counts = new Map<string, number>();
     try {
