@@ -20,6 +20,7 @@ import { isFsError } from '../src/errors';
 import { CHILD_FLAG, pktfsScript, reportToParent, startChild } from './daemon';
 import { MountError, serve } from './serve';
 import { registerInfoCommand } from './info';
+import { registerFormatCommand } from './format';
 
 /** package.json, found upwards from this file (bin/ under ts, dist/bin/ when built). */
 function packageVersion(): string {
@@ -145,6 +146,7 @@ export function buildProgram(): Command {
       });
     });
   registerInfoCommand(program);
+  registerFormatCommand(program);
   // commander would print "[options] [command] <source> <mountpoint>", which reads as if both went together
   program.usage('[options] <source> <mountpoint>\n       pktfs info [--json] <source>');
   return program;

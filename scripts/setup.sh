@@ -30,6 +30,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   say "Installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# fuse-native is patched and rebuilt by npm's postinstall (scripts/patch-native.sh); an older tree may lack it.
+if [ ! -f node_modules/fuse-native/build/Release/fuse.node ]; then
+  say "Patching and building fuse-native"
+  bash scripts/patch-native.sh
+fi
 # fuse-native and koffi carry native parts; make sure they load (a fresh npm may skip install scripts).
 if ! node -e "require('fuse-native'); require('koffi')" 2>/dev/null; then
   say "Building native modules"

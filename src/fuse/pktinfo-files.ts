@@ -46,6 +46,11 @@ export function versionFile(): string {
 
 // ---- volume, volume.json --------------------------------------------------------
 
+/** Read-only from the mount on, or since (a sparable volume whose spares ran out). */
+function readOnlyNow(s: PktinfoSnapshot): boolean {
+  return s.mount.readOnly || !!s.volume.sparing?.exhausted;
+}
+
 export function volumeJson(s: PktinfoSnapshot): object {
   const v = s.volume;
   return {
@@ -73,9 +78,10 @@ export function volumeJson(s: PktinfoSnapshot): object {
     freeBlocks: v.freeBlocks,
     usedBlocks: v.totalBlocks - v.freeBlocks,
     freeBytes: v.freeBlocks * v.blockSize,
-    readOnly: s.mount.readOnly,
-    readOnlyReason: s.mount.readOnly ? (s.mount.readOnlyReason ?? v.readOnlyReason ?? 'read-only mount') : null,
+    readOnly: readOnlyNow(s),
+    readOnlyReason: readOnlyNow(s) ? (s.mount.readOnlyReason ?? v.readOnlyReason ?? 'read-only mount') : null,
     warnings: [...v.warnings],
+    sparing: sparingJson(s),
   };
 }
 
@@ -105,7 +111,7 @@ export function volumeText(s: PktinfoSnapshot): string {
     `\ttotal blocks:\t\t${v.totalBlocks}`,
     `\tused blocks:\t\t${j.usedBlocks}`,
     `\tfree blocks:\t\t${v.freeBlocks} (${kb(j.freeBytes)})`,
-    `\tmount:\t\t\t${s.mount.readOnly ? `read-only: ${j.readOnlyReason}` : 'read-write'}`,
+    `\tmount:\t\t\t${readOnlyNow(s) ? `read-only: ${j.readOnlyReason}` : 'read-write'}`,
     '',
     'Partitions:',
     ...v.partitions.map(partitionLine),
@@ -152,6 +158,66 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     medium: s.mount.medium ?? null,
     ...packet,
   };
+}
+
+// ---- sparing ----------------------------------------------------------------------
+
+/** Media whose drive does its own defect management (MMC profile names). */
+const HARDWARE_DEFECT_MANAGED = /^(DVD-RAM|BD-RE|CD-MRW|DVD\+MRW)/i;
+
+type DefectManagement = 'sparing' | 'drive' | 'none';
+
+function defectManagement(s: PktinfoSnapshot): DefectManagement {
+  if (s.volume.sparing) return 'sparing';
+  if (s.mount.medium && HARDWARE_DEFECT_MANAGED.test(s.mount.medium)) return 'drive';
+  return 'none';
+}
+
+/** The `sparing` field of volume.json: the sparable partition's defect management, or null. */
+export function sparingJson(s: PktinfoSnapshot): object | null {
+  const sp = s.volume.sparing;
+  if (!sp) return null;
+  return { ...sp, tableLocations: [...sp.tableLocations], map: sp.map.map((m) => ({ ...m })) };
+}
+
+export function sparingText(s: PktinfoSnapshot): string {
+  const sp = s.volume.sparing;
+  const p = s.packet;
+  const dm = defectManagement(s);
+  const lines = [`Defect management on ${s.mount.source}:`, ''];
+  if (dm === 'sparing' && sp) {
+    lines.push(
+      `	managed by:		pktfs (sparable partition ${sp.partition}, UDF 2.2.12)`,
+      `	packet length:		${sp.packetLength} blocks`,
+      `	spare packets:		${sp.total}`,
+      `	spares used:		${sp.used}`,
+      `	spares left:		${sp.free}`,
+      `	spares defective:	${sp.defective}`,
+      `	remapped this mount:	${sp.remappedThisMount}`,
+      `	table sequence:		${sp.sequenceNum ?? 'no readable table'}`,
+      `	table copies at:	${sp.tableLocations.join(' ') || 'none'}`,
+      `	state:			${sp.exhausted ? 'no spare left: read-only' : 'ok'}`,
+      '',
+      'Map (original packet, first block in the partition; spare, absolute block):',
+      ...(sp.map.length ? sp.map.map((m) => `	${m.original}	${m.mapped}`) : ['	none']),
+    );
+  } else if (dm === 'drive') {
+    lines.push(`	managed by:		the drive (${s.mount.medium})`);
+    if (p) lines.push(`	drive spares:		${p.driveSparesExhausted ? 'used up (03/32/00): the disc is worn out' : 'no error reported'}`);
+  } else {
+    lines.push('	managed by:		nothing (no sparable partition, no drive defect management)');
+  }
+  if (p) {
+    lines.push(
+      '',
+      'Packet layer:',
+      `	medium write errors:	${p.mediumWriteErrors}`,
+      `	packets remapped:	${p.remaps.length}`,
+      `	last write error:	${p.lastWriteError ?? 'none'}`,
+    );
+  }
+  lines.push('');
+  return lines.join('\n');
 }
 
 // ---- cache ----------------------------------------------------------------------
@@ -240,4 +306,5 @@ export const PKTINFO_FILES: PktinfoFileSpec[] = [
   { name: 'wear', needsPacket: true, render: withPacket((_s, p) => wearText(p)) },
   { name: 'wear.json', needsPacket: true, render: withPacket((s, p) => json(wearJson(s, p))) },
   { name: 'flush', needsPacket: false, control: true, render: () => '' },
+  { name: 'sparing', needsPacket: false, render: sparingText },
 ];

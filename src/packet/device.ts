@@ -26,6 +26,14 @@
  *   it to the writer that was waiting for room, and from the next flush().
  *   A write spanning several packets that fails while waiting for room may
  *   have been taken in part (like a short write to a block device).
+ * - Defect management (remap.ts): a write-out failing with a medium error
+ *   (03/0C/xx) is offered to the installed WriteRemapper, which names a spare
+ *   packet; the cached copy moves there (dirty, under the spare's number) and is
+ *   written there, and the layer above addresses the packet there from then on.
+ *   A spare that fails too is offered again. With no spare, the remapper may
+ *   abandon the packet (its new sectors are a copy it keeps elsewhere); else
+ *   the error stands. Other errors, and WRITE ERRORs that belong to another
+ *   write (deferred), are never remapped.
  * - This object must be the only writer of the device below it.
  */
 import createDebug from 'debug';
@@ -33,6 +41,8 @@ import { LRUCache } from 'lru-cache';
 import { FsError, isFsError } from '../errors';
 import type { BlockDevice } from '../drive/types';
 import { PacketEntry, type PacketState } from './entry';
+import { writeFailureKind, type WriteRemapper } from './remap';
+import { isScsiError } from '../drive/scsi/sense';
 import {
   DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, runsWhere, sectorsInPacket, sectorsPerPacket,
 } from './range';
@@ -93,6 +103,20 @@ export interface PacketDeviceStats extends PacketCounters {
   wearHistogram: WearBucket[];
   /** The last write-out error not yet reported by flush(), if any. */
   pendingError: string | null;
+  /** Write-outs that failed with a medium error (03/0C/xx or 03/32/xx) since the device was opened. */
+  mediumWriteErrors: number;
+  /** Packets moved to a spare by the installed remapper since the device was opened (device sectors). */
+  remaps: PacketRemap[];
+  /** The drive reported its own defect spares used up (03/32/xx, DVD-RAM / BD-RE). */
+  driveSparesExhausted: boolean;
+  /** The last write-out error, kept after flush() reported it. */
+  lastWriteError: string | null;
+}
+
+/** One packet moved by defect management: first sector where it failed, first sector where it went. */
+export interface PacketRemap {
+  from: number;
+  to: number;
 }
 
 export class PacketDevice implements BlockDevice {
@@ -115,6 +139,13 @@ export class PacketDevice implements BlockDevice {
   private readonly wear = new Map<number, number>();
   private counters: PacketCounters = zeroCounters();
   private pendingError: FsError | null = null;
+  private lastWriteError: FsError | null = null;
+  private remapper: WriteRemapper | null = null;
+  private readonly remaps: PacketRemap[] = [];
+  /** Remapped packets: old packet number → new one. */
+  private readonly forward = new Map<number, number>();
+  private mediumWriteErrors = 0;
+  private driveSparesExhausted = false;
   private idleTimer: NodeJS.Timeout | null = null;
   private clock = 0;
   private closed = false;
@@ -181,13 +212,13 @@ export class PacketDevice implements BlockDevice {
     }
     let srcOff = 0;
     for (const span of explodeRange(lba * ss, data.length, this.packetBytes)) {
-      let entry = this.active.get(span.packet);
+      let entry = this.active.get(this.forwarded(span.packet));
       // Wait for room under the dirty limit; another writer may take the packet meanwhile.
       while (!entry && this.activeBytes + this.packetBytes > this.dirtyLimit && await this.makeRoom()) {
-        entry = this.active.get(span.packet);
+        entry = this.active.get(this.forwarded(span.packet));
       }
       // From here to put() nothing awaits: no one sees the packet active but not yet dirty.
-      entry ??= this.activate(span.packet);
+      entry ??= this.activate(this.forwarded(span.packet));
       entry.put(span.skip / ss, span.length / ss, data, srcOff);
       entry.lastTouched = ++this.clock;
       srcOff += span.length;
@@ -229,6 +260,11 @@ export class PacketDevice implements BlockDevice {
     await this.device.close();
   }
 
+  /** Install (or remove, with null) the hook that places packets whose write-out hits a defect. */
+  setRemapper(remapper: WriteRemapper | null): void {
+    this.remapper = remapper;
+  }
+
   // ---- statistics -------------------------------------------------------------
 
   stats(): PacketDeviceStats {
@@ -265,6 +301,10 @@ export class PacketDevice implements BlockDevice {
       mostWritten: mostWritten(this.wear, 10),
       wearHistogram: wearHistogram(this.wear),
       pendingError: this.pendingError ? this.pendingError.message : null,
+      mediumWriteErrors: this.mediumWriteErrors,
+      remaps: this.remaps.map((r) => ({ ...r })),
+      driveSparesExhausted: this.driveSparesExhausted,
+      lastWriteError: this.lastWriteError ? this.lastWriteError.message : null,
     };
   }
 
@@ -279,6 +319,19 @@ export class PacketDevice implements BlockDevice {
   }
 
   // ---- cache bookkeeping ------------------------------------------------------
+
+  /**
+   * Where a packet lives after remaps: a write addressed to a packet that
+   * moved (one that raced the remap above) lands in its new place.
+   */
+  private forwarded(packet: number): number {
+    for (let i = 0; i < 64; i++) {
+      const to = this.forward.get(packet);
+      if (to === undefined) return packet;
+      packet = to;
+    }
+    return packet;
+  }
 
   private lookup(packet: number): PacketEntry | undefined {
     return this.active.get(packet) ?? this.clean.get(packet);
@@ -372,8 +425,10 @@ export class PacketDevice implements BlockDevice {
 
   private async writeOut(entry: PacketEntry): Promise<void> {
     let wrote = false;
+    let moved: PacketEntry | null = null;
     try {
-      if (entry.dirtyCount === 0) return;
+      // A packet that moved to a spare left its old entry clean and detached.
+      if (entry.dirtyCount === 0 || this.active.get(entry.packet) !== entry) return;
       this.counters.packetsStarted++;
       if (entry.presentCount < entry.sectors) {
         entry.phase = 'gathering';
@@ -391,22 +446,105 @@ export class PacketDevice implements BlockDevice {
         await this.device.write(entry.lba, image);
       } catch (e) {
         entry.restoreDirty(carried);
-        throw e;
+        moved = this.relocate(entry, e);
+        if (!moved && this.abandon(entry, e)) return;
+        if (!moved) throw e;
+        this.counters.packetsFailed++;
       }
-      wrote = true;
-      this.counters.packetsEnded++;
-      this.counters.bytesDeviceWritten += image.length;
-      this.wear.set(entry.packet, (this.wear.get(entry.packet) ?? 0) + 1);
+      if (!moved) {
+        wrote = true;
+        this.counters.packetsEnded++;
+        this.counters.bytesDeviceWritten += image.length;
+        this.wear.set(entry.packet, (this.wear.get(entry.packet) ?? 0) + 1);
+      }
     } catch (e) {
       this.counters.packetsFailed++;
-      const err = asFsError(e, `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors})`);
+      const err = this.writeError(entry, e);
       debug('%s', err.message);
       this.pendingError = err;
+      this.lastWriteError = err;
       throw err;
     } finally {
       entry.phase = 'idle';
       this.settle(entry, wrote);
     }
+    // Outside the old entry's phase: the moved copy has a chain of its own.
+    if (moved) await this.writeBack(moved);
+  }
+
+  /** The error a failed write-out reports: the device's, with the packet, and what a medium error means. */
+  private writeError(entry: PacketEntry, e: unknown): FsError {
+    const where = `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors})`;
+    const kind = writeFailureKind(e, entry.lba, entry.sectors);
+    if (kind === 'drive-spares-exhausted') {
+      this.mediumWriteErrors++;
+      this.driveSparesExhausted = true;
+      return asFsError(e, `${where}: the drive's defect management has no spare sectors left, the disc is worn out`);
+    }
+    if (kind === 'medium') {
+      this.mediumWriteErrors++;
+      const why = this.remapper ? 'no spare packet could take it' : 'nothing remaps defects on this volume';
+      return asFsError(e, `${where}: bad spot on the disc, ${why}`);
+    }
+    if (kind === 'medium-earlier') {
+      this.mediumWriteErrors++;
+      const at = isScsiError(e) && e.information !== undefined ? ` at sector ${e.information}` : '';
+      return asFsError(e, `${where}: the drive reports that an earlier write failed${at} (a deferred error): not remapped`);
+    }
+    return asFsError(e, where);
+  }
+
+  /**
+   * A medium error with no spare: when the remapper can do without the dirty
+   * sectors, forget the packet (it differs from the disc, so it cannot stay
+   * cached) and count the failure without reporting it.
+   */
+  private abandon(entry: PacketEntry, e: unknown): boolean {
+    if (!this.remapper?.abandon || writeFailureKind(e, entry.lba, entry.sectors) !== 'medium') return false;
+    const err = asFsError(e, `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors}): bad spot on the disc, given up`);
+    const dirty: number[] = [];
+    for (let i = 0; i < entry.sectors; i++) if (entry.dirty[i]) dirty.push(entry.lba + i);
+    if (!this.remapper.abandon(entry.lba, entry.sectors, dirty, err)) return false;
+    this.counters.packetsFailed++;
+    this.mediumWriteErrors++;
+    this.lastWriteError = err;
+    entry.takeDirty();
+    this.active.delete(entry.packet);
+    this.activeBytes -= entry.buf.length;
+    this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
+    debug('packet %d abandoned after a medium error: %s', entry.packet, err.message);
+    return true;
+  }
+
+  /**
+   * A write-out of `entry` failed with `e`: when it is a medium error and the
+   * remapper names a usable spare, move the cached copy there (in this tick,
+   * before anything else can touch either packet) and return it.
+   */
+  private relocate(entry: PacketEntry, e: unknown): PacketEntry | null {
+    if (!this.remapper || writeFailureKind(e, entry.lba, entry.sectors) !== 'medium') return null;
+    const err = asFsError(e, `write-out of packet ${entry.packet} (sectors ${entry.lba}+${entry.sectors})`);
+    const to = this.remapper.spareFor(entry.lba, entry.sectors, err);
+    if (to === undefined) return null;
+    const target = to / this.sectorsPerPacket;
+    if (!Number.isSafeInteger(target) || to === entry.lba || !this.inRange(to, entry.sectors)
+      || sectorsInPacket(target, this.sectorsPerPacket, this.sectorCount) !== entry.sectors || this.active.has(target)) {
+      debug('spare at sector %d for packet %d is not a free whole packet: not remapped', to, entry.packet);
+      return null;
+    }
+    this.clean.delete(target);
+    const moved = this.newEntry(target);
+    moved.adopt(entry);
+    this.active.delete(entry.packet);
+    this.active.set(target, moved);
+    // Reads in flight saw either place before the move: they must not fill the cache.
+    for (const p of [entry.packet, target]) this.epochs.set(p, (this.epochs.get(p) ?? 0) + 1);
+    this.mediumWriteErrors++;
+    this.remaps.push({ from: entry.lba, to });
+    this.forward.set(entry.packet, target);
+    debug('packet %d (sector %d) failed (%s): remapped to sector %d', entry.packet, entry.lba, err.message, to);
+    this.remapper.remapped(entry.lba, to, err);
+    return moved;
   }
 
   // ---- read helpers -------------------------------------------------------------

@@ -94,6 +94,21 @@ export class PacketEntry {
     return was;
   }
 
+  /**
+   * Take over everything `from` holds (bytes, present and dirty maps): the
+   * packet moved to another place on the disc (a remapped defect). `from` is
+   * left clean, so writing it out again does nothing.
+   */
+  adopt(from: PacketEntry): void {
+    from.buf.copy(this.buf);
+    this.present.set(from.present);
+    this.dirty.set(from.dirty);
+    this.presentCount = from.presentCount;
+    this.dirtyCount = from.dirtyCount;
+    this.lastTouched = from.lastTouched;
+    from.takeDirty();
+  }
+
   /** A write-out failed: the sectors it carried are dirty again (on top of any newer writes). */
   restoreDirty(was: Uint8Array): void {
     for (let i = 0; i < this.sectors; i++) {

@@ -5,7 +5,7 @@
  */
 export {
   PacketDevice, DEFAULT_CACHE_BYTES, DEFAULT_FLUSH_DELAY_MS,
-  type PacketDeviceOptions, type PacketDeviceStats,
+  type PacketDeviceOptions, type PacketDeviceStats, type PacketRemap,
 } from './device';
 export type { PacketState } from './entry';
 export {
@@ -14,3 +14,4 @@ export {
 } from './range';
 export { mostWritten, wearHistogram, packetRewrites, type PacketWear, type WearBucket } from './stats';
 export { formatPacketInfo } from './info';
+export { writeFailureKind, isMediumWriteError, isRemappable, type WriteRemapper, type WriteFailureKind, type Remappable } from './remap';

@@ -6,6 +6,7 @@
  */
 import { FsError } from '../errors';
 import type { SparingEntry, Vat } from './codec/partition';
+import type { Regid } from './codec/primitives';
 import { VAT_ENTRY_UNUSED, SPARING_ENTRY_DEFECTIVE } from './codec/partition';
 
 interface PartitionBase {
@@ -28,6 +29,21 @@ export interface SparablePartition extends PartitionBase {
   /** Remapped packets: first block of the packet (partition-relative) → absolute block it now lives at. */
   remap: Map<number, number>;
   entries: SparingEntry[];
+  /** Where the sparing table is kept and the prevailing copy's header; absent when no copy was usable. */
+  table?: SparingTableInfo;
+}
+/** UDF 2.2.9 / 2.2.12: the sparing table's copies and what a rewrite of them keeps. */
+export interface SparingTableInfo {
+  /** Absolute blocks of every copy, as the partition map lists them. */
+  locations: number[];
+  /** Bytes of each copy (the map's sizeSparingTable). */
+  size: number;
+  /** The copies that were readable at mount. */
+  usable: number[];
+  sequenceNum: number;
+  descVersion: number;
+  tagSerialNum: number;
+  sparingIdent: Regid;
 }
 export interface VirtualPartition extends PartitionBase {
   kind: 'virtual';

@@ -10,7 +10,7 @@ import { sparingTable, vat150, vat200, Vat, UDF_ID_SPARING, UDF_ID_VAT15 } from 
 import { TAG_SPARING_TABLE, verifyTag } from './codec/tag';
 import { regidText, EXT_RECORDED_ALLOCATED } from './codec/primitives';
 import { FT_VAT20, FT_UNSPECIFIED } from './codec/file';
-import { Partition, PhysicalPartition, MetadataExtent, sparingRemap } from './partition';
+import { Partition, PhysicalPartition, MetadataExtent, SparingTableInfo, sparingRemap } from './partition';
 import { Space, readFileEntry, fileData, readData } from './icb';
 
 const debug = createDebug('pktfs:udf:partmount');
@@ -54,8 +54,8 @@ export async function buildPartitions(ctx: PartitionContext): Promise<void> {
     } else if ('kind' in m && m.kind === 'sparable') {
       const d = pdFor(ctx, m.partitionNum, ref);
       const base = physical(ref, d);
-      const { entries, total } = await readSparingTable(ctx, m.locSparingTable, m.sizeSparingTable);
-      parts[ref] = { ...base, kind: 'sparable', packetLength: m.packetLength || 32, remap: sparingRemap(entries), entries };
+      const { entries, total, table } = await readSparingTable(ctx, m.locSparingTable, m.sizeSparingTable);
+      parts[ref] = { ...base, kind: 'sparable', packetLength: m.packetLength || 32, remap: sparingRemap(entries), entries, table };
       debug('sparable partition %d: packet %d, %d of %d entries used', ref, m.packetLength, sparingRemap(entries).size, total);
     }
   }
@@ -84,10 +84,11 @@ function physical(ref: number, d: Pd): PhysicalPartition {
 }
 
 /** UDF 2.2.12: the newest valid copy among the recorded sparing tables. */
-async function readSparingTable(ctx: PartitionContext, locs: number[], size: number): Promise<{ entries: ReturnType<typeof sparingTable.decode>['mapEntries']; total: number }> {
+async function readSparingTable(ctx: PartitionContext, locs: number[], size: number): Promise<{ entries: ReturnType<typeof sparingTable.decode>['mapEntries']; total: number; table?: SparingTableInfo }> {
   const disc = ctx.space.disc;
   const blocks = Math.max(1, Math.ceil(size / disc.blockSize));
   let best: ReturnType<typeof sparingTable.decode> | undefined;
+  const usable: number[] = [];
   for (const loc of locs) {
     try {
       const buf = await disc.readBlocks(loc, blocks);
@@ -95,6 +96,7 @@ async function readSparingTable(ctx: PartitionContext, locs: number[], size: num
       const t = sparingTable.decode(buf, 0);
       if (regidText(t.sparingIdent) !== UDF_ID_SPARING) throw new FsError('EIO', `sparing table at ${loc}: identifier ${regidText(t.sparingIdent)}`);
       if (!best || t.sequenceNum > best.sequenceNum) best = t;
+      usable.push(loc);
     } catch (e) {
       ctx.warnings.push(`sparing table copy at block ${loc} unusable: ${(e as Error).message}`);
     }
@@ -103,7 +105,12 @@ async function readSparingTable(ctx: PartitionContext, locs: number[], size: num
     ctx.warnings.push('no usable sparing table: reading the sparable partition unmapped');
     return { entries: [], total: 0 };
   }
-  return { entries: best.mapEntries, total: best.reallocationTableLen };
+  const table: SparingTableInfo = {
+    locations: [...locs], size, usable,
+    sequenceNum: best.sequenceNum, descVersion: best.descTag.descVersion, tagSerialNum: best.descTag.tagSerialNum,
+    sparingIdent: best.sparingIdent,
+  };
+  return { entries: best.mapEntries, total: best.reallocationTableLen, table };
 }
 
 /** Decode the VAT file at absolute block `abs` of type 1 partition `u`, or throw. */

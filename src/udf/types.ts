@@ -49,6 +49,32 @@ export interface PartitionInfo {
   sparingTotal?: number;
 }
 
+/**
+ * Defect management of a sparable partition (UDF 2.2.12), kept up to date
+ * while mounted: how many spare packets are used and left, and the map.
+ */
+export interface SparingInfo {
+  /** Partition reference number of the sparable partition. */
+  partition: number;
+  /** Packet length in blocks: what one sparing entry moves. */
+  packetLength: number;
+  /** Sparing table entries: all, in use (a remapped packet), free spares, spares found defective. */
+  total: number;
+  used: number;
+  free: number;
+  defective: number;
+  /** Sequence number of the prevailing table; null when no copy was readable. */
+  sequenceNum: number | null;
+  /** Absolute blocks of the table's copies. */
+  tableLocations: number[];
+  /** Remapped packets, by original location: first block of the packet (partition-relative) and the absolute block of its spare. */
+  map: { original: number; mapped: number }[];
+  /** Packets remapped since the mount. */
+  remappedThisMount: number;
+  /** No spare was left when one was needed: the volume turned read-only. */
+  exhausted: boolean;
+}
+
 export interface VolumeInfo {
   /** Logical volume identifier (what blkid calls LABEL). */
   label: string;
@@ -77,6 +103,8 @@ export interface VolumeInfo {
   freeBlocks: number;
   /** Why this volume cannot be written, or undefined if it can. */
   readOnlyReason?: string;
+  /** The sparable partition's defect management; absent on volumes without one. */
+  sparing?: SparingInfo;
   /** Human-readable warnings found at mount (volume open, reserve sequence used, ...). */
   warnings: string[];
 }

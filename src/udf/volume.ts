@@ -23,6 +23,7 @@ import { LbAddr, regidUdfRevision, regidText, EXT_LENGTH_MASK } from './codec/pr
 import { fsd, Fsd } from './codec/file';
 import { TAG_FSD, TAG_TD, verifyTag } from './codec/tag';
 import { mountWritable } from './write/mount';
+import { sparingInfo } from './write/sparing';
 import { LVID_INTEGRITY_OPEN, LVID_INTEGRITY_CLOSE, PD_ACCESS_READ_ONLY, PD_ACCESS_WRITE_ONCE, Lvid } from './codec/volume';
 
 const debug = createDebug('pktfs:udf:volume');
@@ -302,6 +303,8 @@ export async function openVolume(dev: BlockDevice, opts: UdfMountOptions = {}): 
     readOnlyReason,
     warnings,
   };
+  const sparable = space.partitions.find((p) => p?.kind === 'sparable');
+  if (sparable?.kind === 'sparable') info.sparing = sparingInfo(sparable);
   for (const w of warnings) debug('warning: %s', w);
   debug('mounted %s: "%s", block size %d, session %d/%d, root ino %d', dev.description, info.label, bs, info.session, info.sessions, rootIno);
   const owner: OwnerOptions = {

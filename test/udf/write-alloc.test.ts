@@ -60,6 +60,33 @@ describe('Allocator', () => {
     expect(a.freeBlocks).toBe(14);
   });
 
+  it('keeps reserved blocks for their owner, looking past packets with nothing else free', () => {
+    // Packets of 8: packet 0 has 0-3 used and 4-7 kept for owner 7; packet 1 is free.
+    const a = map(32, [0, 1, 2, 3]);
+    a.reserve(4, 4, 7);
+    expect(a.allocate(1, 4)).toEqual([{ block: 8, count: 1 }]); // not the kept block at the goal
+    expect(a.allocate(2, 4, 7)).toEqual([{ block: 4, count: 2 }]); // the owner takes its own
+    expect(a.runLength(6, 4, 7)).toBe(2);
+    expect(a.runLength(6, 4)).toBe(0);
+  });
+
+  it('gives reservations up when nothing else is free, and forgets an owner\'s', () => {
+    const a = map(16, []);
+    a.reserve(8, 8, 1);
+    expect(a.allocate(8)).toEqual([{ block: 0, count: 8 }]);
+    expect(a.allocate(2)).toEqual([{ block: 8, count: 2 }]); // only kept blocks are left
+    a.reserve(10, 6, 2);
+    a.unreserve(2);
+    expect(a.allocate(1, 12)).toEqual([{ block: 12, count: 1 }]);
+  });
+
+  it('finds a contiguous run for allocateRun, or none', () => {
+    const a = map(32, [3, 9, 20]);
+    expect(a.allocateRun(8, 0)).toEqual({ block: 10, count: 8 });
+    expect(a.allocateRun(12, 0)).toBeUndefined();
+    expect(a.allocateRun(5, 0)).toEqual({ block: 4, count: 5 });
+  });
+
   it('catches a double free and frees outside the map', () => {
     const a = map(16);
     expect(() => a.release(3, 1)).toThrow(expect.objectContaining({ errno: 'EIO' }));

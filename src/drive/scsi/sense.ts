@@ -204,6 +204,8 @@ export class ScsiError extends FsError {
   readonly senseName: string;
   readonly opcode: number;
   readonly information?: number;
+  /** A deferred error (71h/73h): it belongs to an earlier command, not to this one. */
+  readonly deferred: boolean;
 
   constructor(opcode: number, commandName: string, sense: Sense, where: string) {
     const name = `${senseKeyName(sense.key)}: ${ascName(sense.asc, sense.ascq)}`;
@@ -216,6 +218,7 @@ export class ScsiError extends FsError {
     this.senseName = name;
     this.opcode = opcode;
     this.information = sense.information;
+    this.deferred = sense.deferred;
   }
 
   /** True when this is sense key `key` with `asc` (and `ascq` when given). */

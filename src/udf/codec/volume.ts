@@ -272,6 +272,21 @@ export function decodePartitionHeader(use: Uint8Array): PartitionHeaderDesc {
   };
 }
 
+/** The partition header descriptor as the 128 bytes of partitionContentsUse (4/14.3); for the formatter. */
+export function encodePartitionHeader(h: PartitionHeaderDesc): Uint8Array {
+  const b = Buffer.alloc(128);
+  const sad = (o: number, v: { extLength: number; extPosition: number }) => {
+    b.writeUInt32LE(v.extLength, o);
+    b.writeUInt32LE(v.extPosition, o + 4);
+  };
+  /*  0 */ sad(0, h.unallocSpaceTable); // 4/14.3.1
+  /*  8 */ sad(8, h.unallocSpaceBitmap); // 4/14.3.2
+  /* 16 */ sad(16, h.partitionIntegrityTable); // 4/14.3.3
+  /* 24 */ sad(24, h.freedSpaceTable); // 4/14.3.4
+  /* 32 */ sad(32, h.freedSpaceBitmap); // 4/14.3.5
+  return Uint8Array.from(b);
+}
+
 /** Partition maps, ECMA-167 3/10.7 and UDF 2.2.8-2.2.10. */
 export type PartitionMap =
   | { partitionMapType: 1; volSeqNum: number; partitionNum: number }
@@ -360,6 +375,23 @@ export const partitionMap = {
     return 'raw' in v ? v.raw.length : 6;
   },
 };
+
+/** The 64 bytes of a type 2 sparable partition map (UDF 2.2.9), as `raw` for partitionMap.encode; for the formatter. */
+export function sparablePartitionMapBytes(v: {
+  partIdent: Regid; volSeqNum: number; partitionNum: number; packetLength: number; sizeSparingTable: number; locSparingTable: number[];
+}): Uint8Array {
+  const b = Buffer.alloc(64);
+  /*  0 */ b.writeUInt8(2, 0); // 3/10.7.3.1 partition map type
+  /*  1 */ b.writeUInt8(64, 1); // 3/10.7.3.2 length
+  /*  4 */ regid.encode(v.partIdent, b, 4); // "*UDF Sparable Partition"
+  /* 36 */ b.writeUInt16LE(v.volSeqNum, 36);
+  /* 38 */ b.writeUInt16LE(v.partitionNum, 38);
+  /* 40 */ b.writeUInt16LE(v.packetLength, 40);
+  /* 42 */ b.writeUInt8(v.locSparingTable.length, 42); // number of sparing tables
+  /* 44 */ b.writeUInt32LE(v.sizeSparingTable, 44);
+  /* 48 */ v.locSparingTable.forEach((l, i) => b.writeUInt32LE(l, 48 + 4 * i));
+  return Uint8Array.from(b);
+}
 
 /** ECMA-167 3/10.6 logical volume descriptor. */
 export interface Lvd {

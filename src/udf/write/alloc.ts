@@ -4,6 +4,10 @@
  * allocation first fills packets that are already partly used, a large one
  * takes whole free packets; packets freed during this mount are used last
  * (their blocks were just written: reusing them first wears the medium).
+ * A growing directory keeps the blocks after its end reserved for itself while
+ * mounted (in memory only), so the file entries created in it don't split it
+ * into many extents: other readers (7-Zip) don't follow allocation extent
+ * descriptors. Reservations give way when nothing else is free.
  * How the map is loaded and stored (bitmap or table) is spacemap.ts's business.
  */
 import createDebug from 'debug';
@@ -32,6 +36,11 @@ export class Allocator {
   private readonly heldBack = new Set<number>();
   /** Where the last allocation ended: the next one without a goal looks there first. */
   private cursor = 0;
+  /** Free blocks kept for an owner (a growing directory's inode): block → owner. */
+  private readonly reserved = new Map<number, number>();
+  /** During an allocation: whose reservations it may use, and whether others' are respected. */
+  private owner: number | undefined;
+  private strict = false;
   /** True when the map differs from what is on the disc. */
   dirty = false;
 
@@ -65,13 +74,74 @@ export class Allocator {
     this.heldBack.clear();
   }
 
-  /** Free and not held back. */
-  private takeable(b: number): boolean {
-    return this.isFree(b) && (this.heldBack.size === 0 || !this.heldBack.has(b));
+  /** Free, not held back, and, while reservations are respected, not kept for another owner. */
+  private usable(b: number): boolean {
+    if (!this.isFree(b)) return false;
+    if (this.heldBack.size > 0 && this.heldBack.has(b)) return false;
+    if (!this.strict) return true;
+    const o = this.reserved.get(b);
+    return o === undefined || o === this.owner;
+  }
+
+  /** Keep up to `count` free blocks from `block` for `owner` (stops at the first one in use or kept). */
+  reserve(block: number, count: number, owner: number): void {
+    for (let b = block; b < block + count && this.isFree(b); b++) {
+      const o = this.reserved.get(b);
+      if (o !== undefined && o !== owner) break;
+      this.reserved.set(b, owner);
+    }
+  }
+
+  /** How many blocks from `b` (at most `max`) `owner` could take in one run. */
+  runLength(b: number, max: number, owner?: number): number {
+    this.owner = owner;
+    this.strict = true;
+    try {
+      return this.runFrom(b, max);
+    } finally {
+      this.strict = false;
+      this.owner = undefined;
+    }
+  }
+
+  /**
+   * `count` contiguous blocks: the first free run long enough at or after
+   * `goal` (wrapping), not touching what others keep; undefined when there is none.
+   */
+  allocateRun(count: number, goal: number, owner?: number): Piece | undefined {
+    this.owner = owner;
+    this.strict = true;
+    try {
+      const start = Math.min(Math.max(0, goal), this.numBits - 1);
+      for (let i = 0; i < this.numBits;) {
+        const b = (start + i) % this.numBits;
+        if (b + count > this.numBits) {
+          i += this.numBits - b;
+          continue;
+        }
+        const n = this.runFrom(b, count);
+        if (n >= count) {
+          this.setUsed(b, count);
+          this.cursor = (b + count) % this.numBits;
+          return { block: b, count };
+        }
+        i += n + 1;
+      }
+      return undefined;
+    } finally {
+      this.strict = false;
+      this.owner = undefined;
+    }
+  }
+
+  /** Forget what `owner` kept (it was deleted, or the mount ends). */
+  unreserve(owner: number): void {
+    for (const [b, o] of this.reserved) if (o === owner) this.reserved.delete(b);
   }
 
   private setUsed(b: number, n: number): void {
     for (let i = b; i < b + n; i++) {
+      this.reserved.delete(i);
       this.free[i >> 3] &= ~(1 << (i & 7));
       this.usage[Math.floor(i / this.packetBlocks)]++;
     }
@@ -82,7 +152,7 @@ export class Allocator {
   /** Free run length from `b`, at most `max`. */
   private runFrom(b: number, max: number): number {
     let n = 0;
-    while (n < max && this.takeable(b + n)) n++;
+    while (n < max && this.usable(b + n)) n++;
     return n;
   }
 
@@ -97,7 +167,7 @@ export class Allocator {
     const skip = from >= start && from < start + size ? from - start : 0;
     for (let i = 0; i < size; i++) {
       const b = start + ((skip + i) % size);
-      if (this.takeable(b)) return b;
+      if (this.usable(b)) return b;
     }
     return -1;
   }
@@ -120,7 +190,7 @@ export class Allocator {
     const partly = (pk: number) => this.usage[pk] > 0 && this.usage[pk] < this.packetSize(pk);
     const empty = (pk: number) => this.usage[pk] === 0;
     const someFree = (pk: number) => this.usage[pk] < this.packetSize(pk);
-    if (goal !== undefined && this.takeable(goal) && fresh(Math.floor(goal / pb))) return goal;
+    if (goal !== undefined && this.usable(goal) && fresh(Math.floor(goal / pb))) return goal;
     const from = Math.min(this.numBits - 1, Math.max(0, goal ?? this.cursor));
     const passes: ((pk: number) => boolean)[] = [
       // A small allocation fills a packet already in use; a large one opens empty packets.
@@ -129,10 +199,11 @@ export class Allocator {
       (pk) => fresh(pk) && someFree(pk),
       someFree,
     ];
-    // With blocks held back a packet's count of used blocks no longer says whether it has one to give.
-    const gives = (pk: number) => this.heldBack.size === 0 || this.firstFreeIn(pk, from) >= 0;
+    // A packet whose free blocks are all kept for others has nothing usable: look further.
+    // Likewise one whose free blocks are all held back (freed, not yet recorded).
+    const usableIn = (pk: number) => ((!this.strict || this.reserved.size === 0) && this.heldBack.size === 0) || this.firstFreeIn(pk, from) >= 0;
     for (const ok of passes) {
-      const pk = this.findPacket(from, (p) => ok(p) && gives(p));
+      const pk = this.findPacket(from, (p) => ok(p) && usableIn(p));
       if (pk >= 0) return this.firstFreeIn(pk, from);
     }
     return -1;
@@ -140,12 +211,32 @@ export class Allocator {
 
   /**
    * Allocate `count` blocks, contiguous where possible, starting at `goal` when
-   * it is free. All or nothing: ENOSPC leaves the map as it was.
+   * it is free; blocks kept for others are used only when nothing else is free.
+   * All or nothing: ENOSPC leaves the map as it was.
    */
-  allocate(count: number, goal?: number): Piece[] {
+  allocate(count: number, goal?: number, owner?: number): Piece[] {
     if (count > this.freeCount - this.heldBack.size) {
       throw new FsError('ENOSPC', `${count} blocks wanted, ${this.freeCount} free (${this.heldBack.size} of them freed and not yet recorded)`);
     }
+    this.owner = owner;
+    try {
+      if (this.reserved.size > 0) {
+        this.strict = true;
+        try {
+          return this.take(count, goal);
+        } catch (e) {
+          if (!(e instanceof FsError) || e.errno !== 'ENOSPC') throw e;
+        }
+      }
+      this.strict = false;
+      return this.take(count, goal);
+    } finally {
+      this.strict = false;
+      this.owner = undefined;
+    }
+  }
+
+  private take(count: number, goal: number | undefined): Piece[] {
     const pieces: Piece[] = [];
     let left = count;
     let g = goal;

@@ -18,6 +18,9 @@ import { revisionText } from '../info';
 import { loadSpaceMap, spaceMapError, SpaceMap } from './spacemap';
 import { LvidWriter, MAX_WRITE_REV } from './lvid';
 import { WritableUdfVolume, EntryDefaults } from './volume';
+import { SparingManager } from './sparing';
+import type { Partition } from '../partition';
+import { isRemappable } from '../../packet/remap';
 
 const debug = createDebug('pktfs:udf:mount');
 
@@ -108,9 +111,35 @@ export async function mountWritable(p: MountParts): Promise<WritableUdfVolume | 
   const foundOpen = p.info.integrity === 'open';
   const writer = new LvidWriter(p.space.disc, p.lvidBlock!, lvid, foundOpen);
   debug('writable: partition %d (%s), %d blocks free, packet %d blocks', part.ref, part.kind, map.alloc.freeBlocks, packetBlocks);
+  const sparing = sparingManager(p, part);
   return new WritableUdfVolume({
     space: p.space, info: p.info, rootIno: p.rootIno, owner: p.owner, unhide: !!p.opts.unhide,
     map, lvid: writer, defaults: entryDefaults(p.root),
-    numFiles: lvid.impUse!.numFiles, numDirs: lvid.impUse!.numDirs, idleSettleMs: p.opts.idleSettleMs,
+    numFiles: lvid.impUse!.numFiles, numDirs: lvid.impUse!.numDirs, idleSettleMs: p.opts.idleSettleMs, sparing,
   });
+}
+
+/**
+ * Defect management for a sparable partition, installed in the packet layer
+ * beneath (UDF 2.2.12). Without a packet layer, or without a readable sparing
+ * table, failed writes are reported as they are.
+ */
+function sparingManager(p: MountParts, part: Partition): SparingManager | undefined {
+  if (part.kind !== 'sparable') return undefined;
+  if (!part.table) {
+    debug('sparable partition %d has no readable sparing table: defects will not be remapped', part.ref);
+    return undefined;
+  }
+  if (!isRemappable(p.dev)) {
+    debug('%s has no packet layer: defects will not be remapped', p.dev.description);
+    return undefined;
+  }
+  const m = new SparingManager(p.space.disc, part, part.table, (s) => {
+    p.info.sparing = s;
+    const pi = p.info.partitions.find((x) => x.ref === part.ref);
+    if (pi) pi.sparingUsed = s.used;
+  });
+  m.warn = (w) => p.info.warnings.push(w);
+  m.install(p.dev);
+  return m;
 }

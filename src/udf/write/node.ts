@@ -18,7 +18,7 @@ import {
   fe, efe, aed, FT_DIRECTORY, ICB_FLAG_AD_MASK, ICB_FLAG_AD_SHORT, ICB_FLAG_AD_LONG, ICB_FLAG_AD_IN_ICB,
 } from '../codec/file';
 import { TAG_FE, TAG_EFE, TAG_AED, finaliseTag } from '../codec/tag';
-import type { Allocator } from './alloc';
+import type { Allocator, Piece } from './alloc';
 import { readPartBlocks, writePartBlocks } from './blockio';
 
 const debug = createDebug('pktfs:udf:node');
@@ -39,6 +39,10 @@ export interface WriteCtx {
  * recorded when the volume fills up.
  */
 export const RESERVED_BLOCKS = 8;
+
+/** Blocks a growing directory keeps after its end while mounted (alloc.ts reservations). */
+const DIR_RESERVE_MIN = 4;
+const DIR_RESERVE_MAX = 256;
 
 /** ENOSPC before anything changes when `count` blocks of file data would eat into the reserve. */
 export function checkSpace(ctx: WriteCtx, count: number, what: string): void {
@@ -273,6 +277,28 @@ function blocksToAllocate(node: WNode, offset: number, end: number, bs: number):
 }
 
 /**
+ * Blocks for a growing directory, with room after them kept for its next
+ * growth (as much again as it has, within limits; alloc.ts reservations), so
+ * that it stays in few extents.
+ */
+function allocateDirBlocks(ctx: WriteCtx, node: WNode, count: number, goal: number, dirBlocks: number): Piece[] {
+  const room = Math.min(DIR_RESERVE_MAX, Math.max(DIR_RESERVE_MIN, dirBlocks));
+  if (ctx.alloc.runLength(goal, count, node.ino) >= count) {
+    // It continues where it ends (into the room it kept, or free space): keep room after that too.
+    const got = ctx.alloc.allocate(count, goal, node.ino);
+    const last = got[got.length - 1];
+    ctx.alloc.reserve(last.block + last.count, room, node.ino);
+    return got;
+  }
+  // A new extent, where there is room to grow after it; else wherever blocks are free.
+  const run = ctx.alloc.allocateRun(count + room, goal, node.ino);
+  if (!run) return ctx.alloc.allocate(count, goal, node.ino);
+  ctx.alloc.release(run.block + count, room, false);
+  ctx.alloc.reserve(run.block + count, room, node.ino);
+  return [{ block: run.block, count }];
+}
+
+/**
  * Make room for bytes [offset, end): the ICB when it still fits, else blocks
  * for every block of the range not yet allocated (holes become fresh blocks).
  * Returns true when embedded data moved out of the ICB.
@@ -311,7 +337,8 @@ export async function prepareRange(ctx: WriteCtx, node: WNode, offset: number, e
         for (let b = r.block; b < r.block + r.count; b++) fresh.push(b);
         out.push({ ...r, type: EXT_RECORDED_ALLOCATED });
       } else {
-        const pieces = ctx.alloc.allocate(r.count, goalFor({ ...node, runs }, idx));
+        const goal = goalFor({ ...node, runs }, idx);
+        const pieces = isDirectory(node) ? allocateDirBlocks(ctx, node, r.count, goal, needBlocks) : ctx.alloc.allocate(r.count, goal);
         for (const p of pieces) {
           for (let b = p.block; b < p.block + p.count; b++) fresh.push(b);
           const run = { count: p.count, type: EXT_RECORDED_ALLOCATED, ref: ctx.ref, block: p.block };
@@ -422,6 +449,7 @@ export async function truncateNode(ctx: WriteCtx, node: WNode, size: number): Pr
 
 /** Release everything the file holds: data, allocation extents and the ICB itself. */
 export function freeNode(ctx: WriteCtx, node: WNode): void {
+  ctx.alloc.unreserve(node.ino);
   if (!node.inline) releaseRuns(ctx, node, node.runs);
   for (const a of node.aeds) ctx.alloc.release(a.logicalBlockNum, 1);
   ctx.alloc.release(node.loc.logicalBlockNum, 1);

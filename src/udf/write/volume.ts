@@ -26,6 +26,10 @@ import { encodePathComponents } from './symlink';
 import { SpaceMap, storeSpaceMap } from './spacemap';
 import { LvidWriter } from './lvid';
 import { PKTFS_IMP_IDENT } from './ident';
+import type { SparingManager } from './sparing';
+
+/** Device flushes in a row while the sparing tables keep changing (each pass may remap the tables' own writes' neighbours). */
+const MAX_FLUSH_PASSES = 8;
 
 const debug = createDebug('pktfs:udf:write');
 
@@ -57,6 +61,8 @@ export interface WritableMount {
   numDirs: number;
   /** Settle (entries, space map, LVID closed) after this long without changes; never when absent or Infinity. */
   idleSettleMs?: number;
+  /** Defect management of a sparable partition, when the device beneath has a packet layer. */
+  sparing?: SparingManager;
 }
 
 function modeToPermissions(mode: number): number {
@@ -82,6 +88,8 @@ export class WritableUdfVolume implements WritableVolume {
   private idleTimer: NodeJS.Timeout | undefined;
   /** A failure of the idle settle, which no caller waited for: the next fsync, sync or close reports it. */
   private deferred: unknown;
+  /** Set when the volume turned read-only while mounted (spares used up). */
+  private readOnlyNow: string | undefined;
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -92,6 +100,7 @@ export class WritableUdfVolume implements WritableVolume {
       space: m.space, ref: m.map.ref, alloc: m.map.alloc,
       beforeWrite: async () => {
         if (this.closed) throw new FsError('EIO', 'volume closed');
+        if (this.readOnlyNow) throw new FsError('EROFS', this.readOnlyNow);
         this.opChanged = true;
         if (!m.lvid.isOpenOnDisc) {
           await m.lvid.markOpen();
@@ -99,6 +108,14 @@ export class WritableUdfVolume implements WritableVolume {
         }
       },
     };
+    if (m.sparing) {
+      m.sparing.onExhausted = (reason) => {
+        this.readOnlyNow = reason;
+        this.info.readOnlyReason = reason;
+        this.info.warnings.push(reason);
+        debug('read-only from now on: %s', reason);
+      };
+    }
   }
 
   private get bs(): number {
@@ -512,12 +529,13 @@ export class WritableUdfVolume implements WritableVolume {
       const n = this.nodes.get(ino);
       const dirs = [...this.dirs.values()].map((d) => d.node).filter((d) => d.dirty && d !== n);
       if (n?.dirty || dirs.length) {
-        await this.ctx.beforeWrite();
-        await this.m.space.disc.dev.flush();
+        // Not beforeWrite: an entry written before the volume turned read-only must still reach the disc.
+        await this.m.lvid.markOpen();
+        await this.flushDevice();
         if (n?.dirty) await storeNode(this.ctx, n);
         for (const d of dirs) await storeNode(this.ctx, d);
       }
-      if (this.m.lvid.isOpenOnDisc) await this.m.space.disc.dev.flush();
+      if (this.m.lvid.isOpenOnDisc) await this.flushDevice();
       this.reportDeferred();
     });
   }
@@ -529,16 +547,36 @@ export class WritableUdfVolume implements WritableVolume {
     if (e) throw e;
   }
 
-  /** Data (flushed), then entries, then the space map, then the device flush. */
+  /** Data (flushed), then entries, then the space map, then the device flush; freed blocks may then be reused. */
   private async flushAll(): Promise<void> {
     if (!this.m.lvid.isOpenOnDisc) return;
     // A barrier: the entries written next must not reach the medium before the data they point at.
-    await this.m.space.disc.dev.flush();
+    await this.flushDevice();
     for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
     await storeSpaceMap(this.m.space, this.m.map);
-    await this.m.space.disc.dev.flush();
+    await this.flushDevice();
     // Nothing on the medium points at the blocks freed so far any more.
     this.m.map.alloc.commitFreed();
+  }
+
+  /**
+   * Flush the device; when packets were remapped meanwhile, write the sparing
+   * tables and flush again, until they stand still. A remap during the flush
+   * leaves the tables newer than what the flush wrote.
+   */
+  private async flushDevice(): Promise<void> {
+    const dev = this.m.space.disc.dev;
+    let failure: unknown = null;
+    for (let pass = 0; pass < MAX_FLUSH_PASSES; pass++) {
+      try {
+        await dev.flush();
+      } catch (e) {
+        // Keep going: the tables must record the remaps that did succeed.
+        failure ??= e;
+      }
+      if (!this.m.sparing || !(await this.m.sparing.writeIfChanged())) break;
+    }
+    if (failure) throw failure;
   }
 
   private counts() {
@@ -588,6 +626,7 @@ export class WritableUdfVolume implements WritableVolume {
       this.info.numDirs = this.numDirs;
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
       this.closed = true;
+      this.m.sparing?.uninstall();
       this.nodes.clear();
       this.dirs.clear();
       debug('closed: %d files, %d dirs, %d blocks free', this.numFiles, this.numDirs, this.m.map.alloc.freeBlocks);
