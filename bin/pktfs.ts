@@ -119,7 +119,8 @@ Without -f, pktfs returns once the mount is live and serves it in the background
 Exit status:
   0   mounted (with -f: mounted, then unmounted cleanly)
   1   incorrect invocation: bad arguments or mount options
-  2   system error: the background process could not be started
+  2   system error: the background process could not be started; with -f, writing
+      the disc failed when the mount ended
   32  mount failure: no such source, not a UDF volume, mountpoint missing, busy,
       not a directory or not empty`;
 
