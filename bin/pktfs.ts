@@ -20,6 +20,7 @@ import { isFsError } from '../src/errors';
 import { CHILD_FLAG, pktfsScript, reportToParent, startChild } from './daemon';
 import { MountError, serve } from './serve';
 import { registerInfoCommand } from './info';
+import { registerFsckCommand } from './fsck';
 import { registerFormatCommand } from './format';
 
 /** package.json, found upwards from this file (bin/ under ts, dist/bin/ when built). */
@@ -147,9 +148,10 @@ export function buildProgram(): Command {
       });
     });
   registerInfoCommand(program);
+  registerFsckCommand(program);
   registerFormatCommand(program);
   // commander would print "[options] [command] <source> <mountpoint>", which reads as if both went together
-  program.usage('[options] <source> <mountpoint>\n       pktfs info [--json] <source>');
+  program.usage('[options] <source> <mountpoint>\n       pktfs info [--json] <source>\n       pktfs fsck [-n | -y | -p] [-f] [-v] [--json] <source>');
   return program;
 }
 

@@ -154,7 +154,7 @@ class UdfVolume implements Volume {
 }
 
 /** The file set descriptor the LVD points to (4/14.1), following nextExt; the last valid one prevails. */
-async function readFsd(space: Space, at: LbAddr, length: number): Promise<Fsd> {
+export async function readFsd(space: Space, at: LbAddr, length: number): Promise<Fsd> {
   let best: Fsd | undefined;
   let loc = at;
   let count = Math.max(1, Math.ceil(length / space.disc.blockSize));
