@@ -25,7 +25,7 @@ const describeIf = TOOLS ? describe : describe.skip;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Copy files into the mount until something fails (the server is gone); fsync every third. */
-async function copyUntilGone(mnt: string, seed: number, durable: Durable[], pauseAfter = -1): Promise<number> {
+async function copyUntilGone(mnt: string, seed: number, durable: Durable[], pauseAfter = -1, onPause = () => undefined as void): Promise<number> {
   const r = prng(seed);
   let n = 0;
   try {
@@ -46,7 +46,10 @@ async function copyUntilGone(mnt: string, seed: number, durable: Durable[], paus
       }
       n++;
       // A long pause: the mount settles (LVID closed) and is killed while idle.
-      if (i === pauseAfter) await new Promise((res) => setTimeout(res, 10000));
+      if (i === pauseAfter) {
+        onPause();
+        await new Promise((res) => setTimeout(res, 10000));
+      }
       if (r() < 0.2) await new Promise((res) => setTimeout(res, Math.floor(r() * 1300)));
     }
   } catch {
@@ -74,7 +77,12 @@ describeIf('SIGKILL of the FUSE server mid-copy', () => {
       const mnt = path.join(tmp, `mnt${k}`);
       const s = await serve(img, mnt);
       const durable: Durable[] = [];
-      const copying = copyUntilGone(mnt, k + 1, durable, k === DELAYS.length - 1 ? 3 : -1);
+      const idle = k === DELAYS.length - 1;
+      let paused: () => void = () => undefined;
+      const pausing = new Promise<void>((res) => (paused = res));
+      const copying = copyUntilGone(mnt, k + 1, durable, idle ? 3 : -1, () => paused());
+      // The last case: killed `delay` ms into the pause (the mount settles 1 s after the last change).
+      if (idle) await pausing;
       await new Promise((res) => setTimeout(res, delay));
       // What returned from fsync before the kill is what must survive.
       const mustSurvive = [...durable];
