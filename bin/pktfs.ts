@@ -16,6 +16,7 @@ import createDebug from 'debug';
 import { Command, Option } from 'commander';
 import { OptionError, optionsHelp, parseMountOptions, splitOptions, type MountOptions } from '../src/options';
 import { EXIT } from './exitcodes';
+import { isFsError } from '../src/errors';
 import { CHILD_FLAG, pktfsScript, reportToParent, startChild } from './daemon';
 import { MountError, serve } from './serve';
 import { registerInfoCommand } from './info';
@@ -90,6 +91,8 @@ export async function mountCommand(req: MountRequest): Promise<number> {
       return EXIT.OK;
     } catch (e) {
       if (e instanceof MountError) return fail(e.message, EXIT.MOUNT);
+      // The disc could not be written at unmount (a failing drive): one line, not a stack trace.
+      if (isFsError(e)) return fail(`writing the disc failed: ${e.message}`, EXIT.SYSTEM);
       throw e;
     }
   }
@@ -117,7 +120,8 @@ Without -f, pktfs returns once the mount is live and serves it in the background
 Exit status:
   0   mounted (with -f: mounted, then unmounted cleanly)
   1   incorrect invocation: bad arguments or mount options
-  2   system error: the background process could not be started
+  2   system error: the background process could not be started; with -f, writing
+      the disc failed when the mount ended
   32  mount failure: no such source, not a UDF volume, mountpoint missing, busy,
       not a directory or not empty`;
 

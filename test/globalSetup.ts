@@ -22,9 +22,12 @@ function newestMtime(p: string): number {
 
 export default function globalSetup(globalConfig: { testPathPattern?: string }): void {
   const pattern = globalConfig.testPathPattern;
-  // test/fuzz runs the compiled fuzz worker (dist/bench/fuzz) in a worker thread.
-  const needsDist = [path.join(ROOT, 'test', 'bin', 'cli.test.ts'), path.join(ROOT, 'test', 'fuzz', 'fuzz.test.ts')];
-  if (pattern && !needsDist.some((f) => new RegExp(pattern, 'i').test(f))) return;
+  // The suites that run dist/: the CLI tests (test/bin), the fuzz worker (test/fuzz), the crash tests through a real mount.
+  const users = ['bin', 'fuzz', 'crash'].flatMap((d) => {
+    const dir = path.join(ROOT, 'test', d);
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => path.join(dir, f)) : [];
+  });
+  if (pattern && !users.some((u) => new RegExp(pattern, 'i').test(u))) return;
 
   const sources = Math.max(...['src', 'bin', 'bench', 'tsconfig.json', 'package.json'].map((p) => newestMtime(path.join(ROOT, p))));
   const built = newestMtime(path.join(ROOT, 'dist', 'bin', 'pktfs.js'));

@@ -10,6 +10,8 @@ import type { Volume } from '../udf/types';
 
 export class PathResolver {
   private readonly cache: LRUCache<string, number>;
+  /** Bumped by every forget(), so a lookup that overlapped one is not cached. */
+  private generation = 0;
 
   constructor(private readonly volume: Volume, maxEntries = 8192) {
     this.cache = new LRUCache({ max: maxEntries });
@@ -22,14 +24,17 @@ export class PathResolver {
     if (hit !== undefined) return hit;
     const cut = path.lastIndexOf('/');
     if (cut < 0) throw new FsError('EINVAL', `path ${path} is not absolute`);
+    const gen = this.generation;
     const parent = await this.resolve(path.slice(0, cut) || '/');
     const ino = await this.volume.lookup(parent, path.slice(cut + 1));
-    this.cache.set(path, ino);
+    // A rename or unlink forgotten while the lookup ran may have made the answer stale: don't keep it.
+    if (gen === this.generation) this.cache.set(path, ino);
     return ino;
   }
 
   /** Forget a path and everything under it (for the write path: rename, unlink, rmdir). */
   forget(path: string): void {
+    this.generation++;
     for (const key of this.cache.keys()) {
       if (key === path || key.startsWith(path + '/')) this.cache.delete(key);
     }

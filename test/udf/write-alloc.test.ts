@@ -41,7 +41,11 @@ describe('Allocator', () => {
     a.release(12, 2, false); // blocks of packet 1 freed without wear tracking (a rollback)
     expect(a.allocate(1)).toEqual([{ block: 12, count: 1 }]);
     expect(a.allocate(1)).toEqual([{ block: 13, count: 1 }]);
-    // Only the just-freed packet is left: it is used rather than failing.
+    // Only the just-freed packet is left: held back until the entries that freed it are recorded...
+    expect(() => a.allocate(1)).toThrow(expect.objectContaining({ errno: 'ENOSPC' }));
+    expect(a.freeBlocks).toBe(8);
+    // ...then it is used rather than failing.
+    a.commitFreed();
     expect(a.allocate(1)).toEqual([{ block: 0, count: 1 }]);
   });
 

@@ -27,6 +27,13 @@ export class Allocator {
   private readonly usage: Uint32Array;
   /** Packets in which blocks were freed during this mount. */
   private readonly justFreed = new Set<number>();
+  /**
+   * Blocks freed since the last commitFreed(): free (and counted so), but not
+   * handed out again until the entries that let go of them are on the medium.
+   * Reused sooner, a crash could leave an old entry (a directory that shrank)
+   * covering another file's new data.
+   */
+  private readonly heldBack = new Set<number>();
   /** Where the last allocation ended: the next one without a goal looks there first. */
   private cursor = 0;
   /** Free blocks kept for an owner (a growing directory's inode): block → owner. */
@@ -57,9 +64,20 @@ export class Allocator {
     return b >= 0 && b < this.numBits && (this.free[b >> 3] & (1 << (b & 7))) !== 0;
   }
 
-  /** Free and, while reservations are respected, not kept for another owner. */
+  /** Free blocks waiting for commitFreed() before they can be allocated. */
+  get heldBackBlocks(): number {
+    return this.heldBack.size;
+  }
+
+  /** The entries that freed the held-back blocks are on the medium: they may be allocated again. */
+  commitFreed(): void {
+    this.heldBack.clear();
+  }
+
+  /** Free, not held back, and, while reservations are respected, not kept for another owner. */
   private usable(b: number): boolean {
     if (!this.isFree(b)) return false;
+    if (this.heldBack.size > 0 && this.heldBack.has(b)) return false;
     if (!this.strict) return true;
     const o = this.reserved.get(b);
     return o === undefined || o === this.owner;
@@ -182,7 +200,8 @@ export class Allocator {
       someFree,
     ];
     // A packet whose free blocks are all kept for others has nothing usable: look further.
-    const usableIn = (pk: number) => !this.strict || this.reserved.size === 0 || this.firstFreeIn(pk, from) >= 0;
+    // Likewise one whose free blocks are all held back (freed, not yet recorded).
+    const usableIn = (pk: number) => ((!this.strict || this.reserved.size === 0) && this.heldBack.size === 0) || this.firstFreeIn(pk, from) >= 0;
     for (const ok of passes) {
       const pk = this.findPacket(from, (p) => ok(p) && usableIn(p));
       if (pk >= 0) return this.firstFreeIn(pk, from);
@@ -196,7 +215,9 @@ export class Allocator {
    * All or nothing: ENOSPC leaves the map as it was.
    */
   allocate(count: number, goal?: number, owner?: number): Piece[] {
-    if (count > this.freeCount) throw new FsError('ENOSPC', `${count} blocks wanted, ${this.freeCount} free`);
+    if (count > this.freeCount - this.heldBack.size) {
+      throw new FsError('ENOSPC', `${count} blocks wanted, ${this.freeCount} free (${this.heldBack.size} of them freed and not yet recorded)`);
+    }
     this.owner = owner;
     try {
       if (this.reserved.size > 0) {
@@ -244,7 +265,10 @@ export class Allocator {
       if (this.isFree(b)) throw new FsError('EIO', `block ${b} freed twice`);
       this.free[b >> 3] |= 1 << (b & 7);
       this.usage[Math.floor(b / this.packetBlocks)]--;
-      if (wear) this.justFreed.add(Math.floor(b / this.packetBlocks));
+      if (wear) {
+        this.justFreed.add(Math.floor(b / this.packetBlocks));
+        this.heldBack.add(b);
+      }
     }
     this.freeCount += count;
     this.dirty = true;

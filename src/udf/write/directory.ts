@@ -151,6 +151,7 @@ export async function addEntry(ctx: WriteCtx, dir: WDir, name: string, icb: Long
   const tagFrom = dir.slots[0]?.fid.descTag ?? dir.node.entry.descTag;
   const f = makeFid(tagFrom, (isDir ? FID_DIRECTORY : 0) | (hidden ? FID_HIDDEN : 0), icb, ident);
   let slot = dir.slots.find((s) => (s.fid.fileCharacteristics & FID_DELETED) && s.size === size);
+  const reused = slot && { fid: slot.fid, name: slot.name };
   if (slot) {
     slot.fid = f;
     slot.name = name;
@@ -160,7 +161,21 @@ export async function addEntry(ctx: WriteCtx, dir: WDir, name: string, icb: Long
   }
   fid.encode(f, dir.bytes, slot.pos);
   dir.byName.set(name, slot);
-  await store(ctx, dir, slot.pos, size);
+  try {
+    await store(ctx, dir, slot.pos, size);
+  } catch (e) {
+    // The directory could not grow (ENOSPC) or be written: no trace of the entry may stay behind.
+    dir.byName.delete(name);
+    if (reused) {
+      slot.fid = reused.fid;
+      slot.name = reused.name;
+      fid.encode(reused.fid, dir.bytes, slot.pos);
+    } else {
+      dir.slots.pop();
+      dir.bytes = dir.bytes.subarray(0, slot.pos);
+    }
+    throw e;
+  }
 }
 
 /** Mark an entry deleted (its ICB zeroed, UDF 2.3.4.? strict form), shortening the directory when it was last. */

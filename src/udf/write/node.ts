@@ -238,12 +238,13 @@ async function zeroTail(ctx: WriteCtx, node: WNode): Promise<void> {
 /** Move embedded data out of the ICB into allocated blocks. */
 async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
   const data = node.inline!;
+  const bs = ctx.space.disc.blockSize;
+  // Allocate before letting go of the embedded copy: ENOSPC must leave the node as it was.
+  const pieces = data.length > 0 ? ctx.alloc.allocate(ceilDiv(data.length, bs), node.loc.logicalBlockNum + 1) : [];
   node.inline = null;
   node.runs = [];
-  const bs = ctx.space.disc.blockSize;
   if (data.length > 0) {
     const count = ceilDiv(data.length, bs);
-    const pieces = ctx.alloc.allocate(count, node.loc.logicalBlockNum + 1);
     const padded = Buffer.alloc(count * bs);
     data.copy(padded);
     let done = 0;
@@ -318,31 +319,44 @@ export async function prepareRange(ctx: WriteCtx, node: WNode, offset: number, e
   if (offset > node.size) await zeroTail(ctx, node);
   const needBlocks = ceilDiv(end, bs);
   const have = totalBlocks(node.runs);
-  if (needBlocks > have) node.runs.push({ count: needBlocks - have, type: EXT_NOT_RECORDED_NOT_ALLOCATED, ref: ctx.ref, block: 0 });
+  // Worked on a copy: an allocation that fails (ENOSPC) must leave the runs as they were.
+  const runs = node.runs.map((r) => ({ ...r }));
+  if (needBlocks > have) runs.push({ count: needBlocks - have, type: EXT_NOT_RECORDED_NOT_ALLOCATED, ref: ctx.ref, block: 0 });
   const b0 = Math.floor(offset / bs);
-  const i = splitAt(node.runs, b0);
-  const iEnd = splitAt(node.runs, needBlocks);
+  const i = splitAt(runs, b0);
+  const iEnd = splitAt(runs, needBlocks);
   let idx = b0;
   const out: Run[] = [];
-  for (let k = i; k < iEnd; k++) {
-    const r = node.runs[k];
-    if (r.type === EXT_RECORDED_ALLOCATED) {
-      out.push(r);
-    } else if (r.type === EXT_NOT_RECORDED_ALLOCATED) {
-      // Allocated but unrecorded: the blocks are ours; they read as zeros until written.
-      for (let b = r.block; b < r.block + r.count; b++) node.fresh.add(b);
-      out.push({ ...r, type: EXT_RECORDED_ALLOCATED });
-    } else {
-      const pieces = isDirectory(node) ? allocateDirBlocks(ctx, node, r.count, goalFor(node, idx), needBlocks)
-        : ctx.alloc.allocate(r.count, goalFor(node, idx));
-      for (const p of pieces) {
-        for (let b = p.block; b < p.block + p.count; b++) node.fresh.add(b);
-        out.push({ count: p.count, type: EXT_RECORDED_ALLOCATED, ref: ctx.ref, block: p.block });
+  const fresh: number[] = [];
+  const taken: Run[] = [];
+  try {
+    for (let k = i; k < iEnd; k++) {
+      const r = runs[k];
+      if (r.type === EXT_RECORDED_ALLOCATED) {
+        out.push(r);
+      } else if (r.type === EXT_NOT_RECORDED_ALLOCATED) {
+        // Allocated but unrecorded: the blocks are ours; they read as zeros until written.
+        for (let b = r.block; b < r.block + r.count; b++) fresh.push(b);
+        out.push({ ...r, type: EXT_RECORDED_ALLOCATED });
+      } else {
+        const goal = goalFor({ ...node, runs }, idx);
+        const pieces = isDirectory(node) ? allocateDirBlocks(ctx, node, r.count, goal, needBlocks) : ctx.alloc.allocate(r.count, goal);
+        for (const p of pieces) {
+          for (let b = p.block; b < p.block + p.count; b++) fresh.push(b);
+          const run = { count: p.count, type: EXT_RECORDED_ALLOCATED, ref: ctx.ref, block: p.block };
+          out.push(run);
+          taken.push(run);
+        }
       }
+      idx += r.count;
     }
-    idx += r.count;
+  } catch (e) {
+    for (const t of taken) ctx.alloc.release(t.block, t.count, false);
+    throw e;
   }
-  node.runs.splice(i, iEnd - i, ...out);
+  runs.splice(i, iEnd - i, ...out);
+  node.runs = runs;
+  for (const b of fresh) node.fresh.add(b);
   mergeRuns(node.runs, bs);
   node.dirty = true;
   return moved;

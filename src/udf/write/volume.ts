@@ -7,7 +7,7 @@
  * contents go to the device straight away, before the entries pointing at them.
  */
 import createDebug from 'debug';
-import { FsError } from '../../errors';
+import { FsError, isFsError } from '../../errors';
 import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
 import type { Space } from '../icb';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
@@ -16,7 +16,7 @@ import { dateToTimestamp } from '../time';
 import type { LbAddr } from '../codec/primitives';
 import {
   FT_DIRECTORY, FT_REGULAR, FT_SYMLINK, FT_FIFO, FT_SOCKET, ICB_FLAG_AD_IN_ICB, ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY,
-  ICB_STRATEGY_4, FID_HIDDEN, Fe, Efe,
+  ICB_STRATEGY_4, FID_HIDDEN, FID_DIRECTORY, Fe, Efe,
 } from '../codec/file';
 import type { Tag } from '../codec/tag';
 import { TAG_FE, TAG_EFE } from '../codec/tag';
@@ -86,6 +86,8 @@ export class WritableUdfVolume implements WritableVolume {
   /** The running operation changed something (so the idle countdown restarts). */
   private opChanged = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** A failure of the idle settle, which no caller waited for: the next fsync, sync or close reports it. */
+  private deferred: unknown;
   /** Set when the volume turned read-only while mounted (spares used up). */
   private readOnlyNow: string | undefined;
 
@@ -122,9 +124,19 @@ export class WritableUdfVolume implements WritableVolume {
 
   /** Run `fn` after every operation queued before it. */
   private run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(() => {
+    const p = this.queue.then(async () => {
       if (this.closed) throw new FsError('EIO', 'volume closed');
-      return fn();
+      try {
+        return await fn();
+      } catch (e) {
+        // Space freed since the last flush is held back until the entries that freed it are on
+        // the medium (alloc.ts): record them, then try once more. Operations fail with ENOSPC
+        // before changing anything, so running one again is safe.
+        if (!isFsError(e, 'ENOSPC') || this.m.map.alloc.heldBackBlocks === 0 || !this.m.lvid.isOpenOnDisc) throw e;
+        debug('ENOSPC with %d blocks held back: flushing and trying again', this.m.map.alloc.heldBackBlocks);
+        await this.flushAll();
+        return fn();
+      }
     }).finally(() => {
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
       this.info.numFiles = this.numFiles;
@@ -426,12 +438,22 @@ export class WritableUdfVolume implements WritableVolume {
       await this.ctx.beforeWrite();
       const hidden = (from.byName.get(fromName)!.fid.fileCharacteristics & FID_HIDDEN) !== 0;
       if (replaced) {
+        // Its slot is reused by the new entry (same name, same size), so that addEntry needs no room.
+        const old = existing!;
         await removeEntry(this.ctx, to, toName);
+        try {
+          await addEntry(this.ctx, to, toName, icbLongAd(n.loc, this.bs, n.entry.uniqueID), isDir, hidden);
+        } catch (e) {
+          // rename(2) is all or nothing: the replaced entry comes back.
+          await addEntry(this.ctx, to, toName, old.fid.icb, (old.fid.fileCharacteristics & FID_DIRECTORY) !== 0, (old.fid.fileCharacteristics & FID_HIDDEN) !== 0);
+          throw e;
+        }
         if (replaced.dir) await this.removeDirNode(to, replaced.dir);
         else await this.dropLink(replaced.node);
+      } else {
+        // The new name first: a crash in between leaves two names, never none.
+        await addEntry(this.ctx, to, toName, icbLongAd(n.loc, this.bs, n.entry.uniqueID), isDir, hidden);
       }
-      // The new name first: a crash in between leaves two names, never none.
-      await addEntry(this.ctx, to, toName, icbLongAd(n.loc, this.bs, n.entry.uniqueID), isDir, hidden);
       await removeEntry(this.ctx, from, fromName);
       if (isDir && fromDirIno !== toDirIno) {
         await setParent(this.ctx, await this.dir(ino), icbLongAd(to.node.loc, this.bs, to.node.entry.uniqueID));
@@ -500,24 +522,45 @@ export class WritableUdfVolume implements WritableVolume {
     });
   }
 
+  /**
+   * The file's entry, and the entries of every changed directory (a new name
+   * often lives in its directory's ICB: a file fsync'ed must be found again by
+   * its path), after a flush that puts the data they point at on the medium
+   * first; then the flush that makes them durable.
+   */
   fsync(ino: number): Promise<void> {
     return this.run(async () => {
       const n = this.nodes.get(ino);
-      if (n?.dirty) {
+      const dirs = [...this.dirs.values()].map((d) => d.node).filter((d) => d.dirty && d !== n);
+      if (n?.dirty || dirs.length) {
         // Not beforeWrite: an entry written before the volume turned read-only must still reach the disc.
         await this.m.lvid.markOpen();
-        await storeNode(this.ctx, n);
+        await this.flushDevice();
+        if (n?.dirty) await storeNode(this.ctx, n);
+        for (const d of dirs) await storeNode(this.ctx, d);
       }
       if (this.m.lvid.isOpenOnDisc) await this.flushDevice();
+      this.reportDeferred();
     });
   }
 
-  /** Entries, then the space map, then the LVID's counts (still open), then the device flush. */
+  /** Throw (once) what the idle settle failed with since the last fsync, sync or close. */
+  private reportDeferred(): void {
+    const e = this.deferred;
+    this.deferred = undefined;
+    if (e) throw e;
+  }
+
+  /** Data (flushed), then entries, then the space map, then the device flush; freed blocks may then be reused. */
   private async flushAll(): Promise<void> {
     if (!this.m.lvid.isOpenOnDisc) return;
+    // A barrier: the entries written next must not reach the medium before the data they point at.
+    await this.flushDevice();
     for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
     await storeSpaceMap(this.m.space, this.m.map);
     await this.flushDevice();
+    // Nothing on the medium points at the blocks freed so far any more.
+    this.m.map.alloc.commitFreed();
   }
 
   /**
@@ -548,6 +591,7 @@ export class WritableUdfVolume implements WritableVolume {
     return this.run(async () => {
       await this.flushAll();
       if (this.m.lvid.isOpenOnDisc) await this.m.lvid.close(this.counts(), true);
+      this.reportDeferred();
     });
   }
 
@@ -558,7 +602,10 @@ export class WritableUdfVolume implements WritableVolume {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      this.settle().catch((e) => debug('idle settle failed: %s', (e as Error).message));
+      this.settle().catch((e) => {
+        debug('idle settle failed: %s', (e as Error).message);
+        this.deferred ??= e;
+      });
     }, ms);
     this.idleTimer.unref();
   }
@@ -587,6 +634,7 @@ export class WritableUdfVolume implements WritableVolume {
       this.nodes.clear();
       this.dirs.clear();
       debug('closed: %d files, %d dirs, %d blocks free', this.numFiles, this.numDirs, this.m.map.alloc.freeBlocks);
+      this.reportDeferred();
     });
   }
 }
