@@ -18,5 +18,7 @@ export interface BlockDevice {
   write(lba: number, data: Buffer): Promise<void>;
   /** Make everything written so far durable (fsync / SYNCHRONIZE CACHE). */
   flush(): Promise<void>;
+  /** A write that failed in the background and that flush() will report, if any (looked at, not cleared). */
+  pendingError?(): Error | undefined;
   close(): Promise<void>;
 }

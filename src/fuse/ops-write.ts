@@ -180,9 +180,16 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
       });
     },
 
-    /** close(2) of a descriptor: nothing to write yet; write errors surface at write, fsync and unmount. */
+    /**
+     * close(2) of a descriptor: nothing is written (that would wear the disc at every
+     * close), but a write that failed in the background is reported here, as at fsync.
+     */
     flush(path: string, fh: number, cb: FuseCb): void {
-      cb(0);
+      serve(cb, 'flush', path, async () => {
+        const e = vol.writeError();
+        if (e) throw e instanceof FsError ? e : new FsError('EIO', e.message);
+        return [0];
+      });
     },
   };
 }

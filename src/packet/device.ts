@@ -138,7 +138,7 @@ export class PacketDevice implements BlockDevice {
   /** Successful writes per packet (media wear). */
   private readonly wear = new Map<number, number>();
   private counters: PacketCounters = zeroCounters();
-  private pendingError: FsError | null = null;
+  private pendingError_: FsError | null = null;
   private lastWriteError: FsError | null = null;
   private remapper: WriteRemapper | null = null;
   private readonly remaps: PacketRemap[] = [];
@@ -228,6 +228,11 @@ export class PacketDevice implements BlockDevice {
     this.armIdleTimer();
   }
 
+  /** The write-out error the next flush() will report, if any. */
+  pendingError(): FsError | undefined {
+    return this.pendingError_ ?? undefined;
+  }
+
   /** Write every dirty packet (ascending), flush the device, and report any write-out error since the last flush. */
   async flush(): Promise<void> {
     this.checkOpen();
@@ -245,8 +250,8 @@ export class PacketDevice implements BlockDevice {
     } catch (e) {
       failure ??= asFsError(e, `flush of ${this.device.description}`);
     }
-    failure ??= this.pendingError;
-    this.pendingError = null;
+    failure ??= this.pendingError_;
+    this.pendingError_ = null;
     if (failure) throw failure;
   }
 
@@ -300,7 +305,7 @@ export class PacketDevice implements BlockDevice {
       maxPacketWrites,
       mostWritten: mostWritten(this.wear, 10),
       wearHistogram: wearHistogram(this.wear),
-      pendingError: this.pendingError ? this.pendingError.message : null,
+      pendingError: this.pendingError_ ? this.pendingError_.message : null,
       mediumWriteErrors: this.mediumWriteErrors,
       remaps: this.remaps.map((r) => ({ ...r })),
       driveSparesExhausted: this.driveSparesExhausted,
@@ -461,7 +466,7 @@ export class PacketDevice implements BlockDevice {
       this.counters.packetsFailed++;
       const err = this.writeError(entry, e);
       debug('%s', err.message);
-      this.pendingError = err;
+      this.pendingError_ = err;
       this.lastWriteError = err;
       throw err;
     } finally {

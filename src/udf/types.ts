@@ -185,6 +185,8 @@ export interface WritableVolume extends Volume {
    * without changes); the next change marks it open again.
    */
   settle(): Promise<void>;
+  /** A write that failed in the background and is not reported yet (close(2) answers it), looked at without writing. */
+  writeError(): Error | undefined;
 }
 
 export function isWritable(v: Volume): v is WritableVolume {

@@ -72,4 +72,23 @@ describeIf('a failing drive through the FUSE mount', () => {
     expect(res.problems).toEqual([]);
     expect(udfinfo(img).errors).toEqual([]);
   });
+
+  test('a write that fails in the background (idle write-back) is reported at close(2)', async () => {
+    const img = makeImage({ media: 'hd', rev: '2.01', bs: 2048, blocks: 4096 }, tmp, 'fail-close');
+    const mnt = path.join(tmp, 'mnt-close');
+    const s = await serve(`emu:dvd+rw:${img},defects=600-4095`, mnt);
+    let closeError: string | undefined;
+    try {
+      const fh = await fs.promises.open(path.join(mnt, 'late'), 'w');
+      const chunk = pseudoRandom('late', 65536);
+      // Small enough for the packet cache: nothing fails while writing.
+      for (let i = 0; i < 40; i++) await fh.write(chunk, 0, chunk.length, i * chunk.length);
+      // The idle write-back (flush=1000) and settle run into the defects meanwhile.
+      await new Promise((r) => setTimeout(r, 4000));
+      await fh.close().catch((e: NodeJS.ErrnoException) => (closeError = e.code));
+    } finally {
+      await unserve(s);
+    }
+    expect(closeError).toBe('EIO');
+  });
 });

@@ -544,6 +544,16 @@ export class WritableUdfVolume implements WritableVolume {
     });
   }
 
+  /**
+   * A write that failed where no caller waited (the idle settle, a packet written
+   * back in the background), for close(2) to report without writing anything;
+   * fsync and unmount report it too.
+   */
+  writeError(): Error | undefined {
+    if (this.deferred) return this.deferred instanceof Error ? this.deferred : new FsError('EIO', String(this.deferred));
+    return this.m.space.disc.dev.pendingError?.();
+  }
+
   /** Throw (once) what the idle settle failed with since the last fsync, sync or close. */
   private reportDeferred(): void {
     const e = this.deferred;
