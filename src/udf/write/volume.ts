@@ -67,6 +67,14 @@ function modeToIcbFlags(mode: number): number {
   return (mode & 0o4000 ? ICB_FLAG_SETUID : 0) | (mode & 0o2000 ? ICB_FLAG_SETGID : 0) | (mode & 0o1000 ? ICB_FLAG_STICKY : 0);
 }
 
+/**
+ * How many file entries and directories stay decoded in memory between operations. Clean ones
+ * beyond this are dropped (and read again when needed): without a bound, every node ever
+ * visited stayed in memory, about 10 kB per file (issue 6: a volume of 1,000,000 files).
+ * Dirty nodes, nodes with unwritten blocks and the directories' own nodes always stay.
+ */
+export const NODE_CACHE = { limit: 8192 };
+
 export class WritableUdfVolume implements WritableVolume {
   readonly info: VolumeInfo;
   readonly rootIno: number;
@@ -80,6 +88,8 @@ export class WritableUdfVolume implements WritableVolume {
   /** The running operation changed something (so the idle countdown restarts). */
   private opChanged = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Cached nodes (plus directories) at which the next trim runs; doubles past what could not be dropped. */
+  private trimAt = NODE_CACHE.limit;
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -107,6 +117,8 @@ export class WritableUdfVolume implements WritableVolume {
   private run<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(() => {
       if (this.closed) throw new FsError('EIO', 'volume closed');
+      // Between operations no node is held by anyone, so clean ones can be dropped here.
+      if (this.nodes.size + this.dirs.size > this.trimAt) this.trim();
       return fn();
     }).finally(() => {
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
@@ -129,6 +141,35 @@ export class WritableUdfVolume implements WritableVolume {
     const n = await loadNode(this.m.space, ino, loc, this.m.defaults.adForm);
     this.nodes.set(ino, n);
     return n;
+  }
+
+  /** Cached nodes and directories, for tests of the cache bound. */
+  get cachedNodes(): number {
+    return this.nodes.size + this.dirs.size;
+  }
+
+  /**
+   * Drop the oldest clean nodes and directories until the cache is back at its limit. A
+   * directory goes with its node (a directory's node must be the one its WDir holds); its
+   * bytes are on the packet layer already (directory.ts stores every change at once).
+   */
+  private trim(): void {
+    const limit = NODE_CACHE.limit;
+    const clean = (n: WNode): boolean => !n.dirty && n.fresh.size === 0 && n.ino !== this.rootIno;
+    for (const [ino, d] of this.dirs) {
+      if (this.nodes.size + this.dirs.size <= limit) break;
+      if (clean(d.node) && this.nodes.get(ino) === d.node) {
+        this.dirs.delete(ino);
+        this.nodes.delete(ino);
+      }
+    }
+    for (const [ino, n] of this.nodes) {
+      if (this.nodes.size + this.dirs.size <= limit) break;
+      if (clean(n) && !this.dirs.has(ino)) this.nodes.delete(ino);
+    }
+    // What is left is dirty: wait for twice as many before scanning again (amortised O(1) per op).
+    this.trimAt = Math.max(limit, 2 * (this.nodes.size + this.dirs.size));
+    debug('trimmed the node cache to %d nodes, %d directories', this.nodes.size, this.dirs.size);
   }
 
   private isDirNode(n: WNode): boolean {
@@ -494,6 +535,8 @@ export class WritableUdfVolume implements WritableVolume {
   private async flushAll(): Promise<void> {
     if (!this.m.lvid.isOpenOnDisc) return;
     for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
+    // Everything is clean now: the next operation may trim the cache back to its limit.
+    this.trimAt = NODE_CACHE.limit;
     await storeSpaceMap(this.m.space, this.m.map);
     await this.m.space.disc.dev.flush();
   }
