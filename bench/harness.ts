@@ -18,13 +18,15 @@ export const NULLFS = join(ROOT, 'dist/bench/nullfs.js');
 export interface Config {
   work: string;
   reps: number;
+  /** Repetitions of the costly scale measurements (a 100,000-file directory): 1 by default. */
+  scaleReps: number;
   /** Large-file size in MiB (issue 6: 1 GiB). */
   fileMiB: number;
   /** Real tree for the small-files scenario. */
   tree: string;
   /** Files in the big directory of the scale scenario (issue 6: 100,000). */
   dirFiles: number;
-  /** Files in the big volume of the scale scenario (issue 6: 1,000,000; 0 skips it). */
+  /** Files in the big volume of the scale scenario (issue 6: 1,000,000; default 100,000; 0 skips it). */
   volumeFiles: number;
   /** Size of the sparse file in GiB (issue 6: 20). */
   sparseGiB: number;

@@ -4,7 +4,8 @@
  * serves until `fusermount -u MNT`.
  *
  *   /zero        a file of NULLFS_BYTES (default 1 GiB) zeros
- *   /sink        accepts writes and drops them (any other new name is a sink too)
+ *   /sink        accepts writes and drops them (any other new name is a sink too; mkdir is
+ *                remembered, so trees of empty files can be created and deleted)
  *   /d/f0..fN    NULLFS_FILES (default 1000) empty files, for stat/open/readdir rates
  */
 import { PktfsFuse } from '../src/fuse/fuse';
@@ -33,15 +34,19 @@ const ops = {
     if (path === '/zero') return cb(0, stat(REG, BYTES, 3));
     if (path.startsWith('/d/f') && Number(path.slice(4)) < FILES) return cb(0, stat(REG, 0, 10 + Number(path.slice(4))));
     if (path === '/sink' || sinks.has(path)) return cb(0, stat(REG, 0, 4));
+    if (dirs.has(path)) return cb(0, stat(DIR, 0, 5));
     return cb(ENOENT);
   },
   readdir(path: string, cb: Cb): void {
     if (path === '/') return cb(0, ['zero', 'sink', 'd']);
     if (path === '/d') return cb(0, names);
+    if (dirs.has(path)) return cb(0, [...sinks].filter((p) => p.startsWith(path + '/')).map((p) => p.slice(path.length + 1)));
     return cb(ENOTDIR);
   },
   open(_path: string, _flags: number, cb: Cb): void { cb(0, 1); },
   create(path: string, _mode: number, cb: Cb): void { sinks.add(path); cb(0, 2); },
+  mkdir(path: string, _mode: number, cb: Cb): void { dirs.add(path); cb(0); },
+  unlink(path: string, cb: Cb): void { sinks.delete(path); cb(0); },
   release(_path: string, _fd: number, cb: Cb): void { cb(0); },
   flush(_path: string, _fd: number, cb: Cb): void { cb(0); },
   fsync(_path: string, _ds: number, _fd: number, cb: Cb): void { cb(0); },
@@ -57,7 +62,9 @@ const ops = {
   },
   write(_path: string, _fd: number, _buf: Buffer, len: number, _pos: number, cb: Cb): void { cb(len); },
 };
+/** Names created: kept so that getattr finds them (the kernel asks right after create). */
 const sinks = new Set<string>();
+const dirs = new Set<string>();
 
 const fuse = new PktfsFuse(mnt, ops, { source: 'nullfs', readOnly: false });
 fuse.mount((err) => {
