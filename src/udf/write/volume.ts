@@ -90,6 +90,8 @@ export class WritableUdfVolume implements WritableVolume {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Cached nodes (plus directories) at which the next trim runs; doubles past what could not be dropped. */
   private trimAt = NODE_CACHE.limit;
+  /** New entries not written to the packet layer yet (see addNonDir). */
+  private readonly neverStored = new WeakSet<WNode>();
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -117,8 +119,8 @@ export class WritableUdfVolume implements WritableVolume {
   private run<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(() => {
       if (this.closed) throw new FsError('EIO', 'volume closed');
-      // Between operations no node is held by anyone, so clean ones can be dropped here.
-      if (this.nodes.size + this.dirs.size > this.trimAt) this.trim();
+      // Between operations no node is held by anyone, so nodes can be written and dropped here.
+      if (this.nodes.size + this.dirs.size > this.trimAt) return this.trim().then(fn);
       return fn();
     }).finally(() => {
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
@@ -143,6 +145,12 @@ export class WritableUdfVolume implements WritableVolume {
     return n;
   }
 
+  /** Write a node's entry (and AEDs). */
+  private async store(n: WNode): Promise<void> {
+    await storeNode(this.ctx, n);
+    this.neverStored.delete(n);
+  }
+
   /** Cached nodes and directories, for tests of the cache bound. */
   get cachedNodes(): number {
     return this.nodes.size + this.dirs.size;
@@ -152,10 +160,19 @@ export class WritableUdfVolume implements WritableVolume {
    * Drop the oldest clean nodes and directories until the cache is back at its limit. A
    * directory goes with its node (a directory's node must be the one its WDir holds); its
    * bytes are on the packet layer already (directory.ts stores every change at once).
+   * When dirty nodes alone are over the limit (a long copy without an idle moment), the
+   * oldest are written to the packet layer first, as the next flush would have done.
    */
-  private trim(): void {
+  private async trim(): Promise<void> {
     const limit = NODE_CACHE.limit;
     const clean = (n: WNode): boolean => !n.dirty && n.fresh.size === 0 && n.ino !== this.rootIno;
+    let over = this.nodes.size + this.dirs.size - limit;
+    for (const n of this.nodes.values()) {
+      if (over <= 0) break;
+      if (!n.dirty) { over--; continue; }
+      await this.store(n);
+      over--;
+    }
     for (const [ino, d] of this.dirs) {
       if (this.nodes.size + this.dirs.size <= limit) break;
       if (clean(d.node) && this.nodes.get(ino) === d.node) {
@@ -288,8 +305,11 @@ export class WritableUdfVolume implements WritableVolume {
     const n = await this.newNode(fileType, mode, uid, gid, d.node.loc);
     try {
       if (data) await writeNode(this.ctx, n, 0, data);
-      await storeNode(this.ctx, n);
+      // The new entry stays dirty in memory and is written once, at the next flush (or trim):
+      // written here too, its packet was written twice (issue 6: write amplification 1.17
+      // on a cp -a, as chmod/utimens/write dirty the entry again right after).
       await addEntry(this.ctx, d, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), false);
+      this.neverStored.add(n);
     } catch (e) {
       freeNode(this.ctx, n);
       this.nodes.delete(n.ino);
@@ -325,7 +345,7 @@ export class WritableUdfVolume implements WritableVolume {
       const n = await this.newNode(FT_DIRECTORY, mode, uid, gid, parent.node.loc);
       const d = newDir(this.ctx, n, this.m.defaults.descTag, icbLongAd(parent.node.loc, this.bs, parent.node.entry.uniqueID));
       try {
-        await storeNode(this.ctx, n);
+        await this.store(n);
         await addEntry(this.ctx, parent, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), true);
       } catch (e) {
         freeNode(this.ctx, n);
@@ -348,7 +368,7 @@ export class WritableUdfVolume implements WritableVolume {
       const d = await this.freshName(dirIno, name);
       n.entry.fileLinkCount++;
       this.touch(n, false);
-      await storeNode(this.ctx, n);
+      await this.store(n);
       await addEntry(this.ctx, d, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), false);
       this.touch(d.node, true);
     });
@@ -485,7 +505,8 @@ export class WritableUdfVolume implements WritableVolume {
       await writeNode(this.ctx, n, offset, data);
       this.touch(n, true);
       // An entry whose data just left the ICB must not keep describing it as embedded.
-      if (wasInline && !n.inline) await storeNode(this.ctx, n);
+      // (One never written has nothing embedded on the disc to contradict: it is written once, later.)
+      if (wasInline && !n.inline && !this.neverStored.has(n)) await this.store(n);
       return data.length;
     });
   }
@@ -499,7 +520,7 @@ export class WritableUdfVolume implements WritableVolume {
       await truncateNode(this.ctx, n, size);
       this.touch(n, true);
       // Freed blocks may be reused at once: the entry must stop pointing at them first.
-      await storeNode(this.ctx, n);
+      await this.store(n);
     });
   }
 
@@ -525,7 +546,7 @@ export class WritableUdfVolume implements WritableVolume {
       const n = this.nodes.get(ino);
       if (n?.dirty) {
         await this.ctx.beforeWrite();
-        await storeNode(this.ctx, n);
+        await this.store(n);
       }
       if (this.m.lvid.isOpenOnDisc) await this.m.space.disc.dev.flush();
     });
@@ -534,7 +555,7 @@ export class WritableUdfVolume implements WritableVolume {
   /** Entries, then the space map, then the LVID's counts (still open), then the device flush. */
   private async flushAll(): Promise<void> {
     if (!this.m.lvid.isOpenOnDisc) return;
-    for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
+    for (const n of this.nodes.values()) if (n.dirty) await this.store(n);
     // Everything is clean now: the next operation may trim the cache back to its limit.
     this.trimAt = NODE_CACHE.limit;
     await storeSpaceMap(this.m.space, this.m.map);
