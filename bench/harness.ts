@@ -160,7 +160,7 @@ async function startServer(cmd: string, args: string[], mnt: string, target: str
 
 /** pktfs on an image made by mkudffs (`--media-type=hd`), or on an emulated drive of that image. */
 export function pktfsTarget(cfg: Config, name: string, img: string, opts: { emu?: string; emuOpts?: string; media?: string; extra?: string[] } = {}): Target {
-  const mnt = join(cfg.work, `mnt-${name}`);
+  const mnt = join(cfg.work, `mnt-${name.replace(/[^\w-]/g, '_')}`);
   const source = opts.emu ? `emu:${opts.emu}:${img}${opts.emuOpts ? `,${opts.emuOpts}` : ''}` : img;
   return {
     name,
