@@ -38,6 +38,10 @@ function num(name: string, dflt: number): number {
   return n;
 }
 
+function writeResults(out: string, settings: object, seconds: Record<string, number>, rows: Row[]): void {
+  writeFileSync(out, JSON.stringify({ format: 'pktfs-bench/1', date: new Date().toISOString(), settings, seconds, rows }, null, 2) + '\n');
+}
+
 async function main(): Promise<void> {
   const program = new Command('bench')
     .option('--only <names>', `scenarios to run, comma-separated: ${Object.keys(SCENARIOS).join(', ')}`)
@@ -69,7 +73,9 @@ async function main(): Promise<void> {
   const { work: _w, ...settings } = cfg;
   log(`settings ${JSON.stringify(settings)}; work in ${work}`);
   const rows: Row[] = [];
+  const reported = new Set<Row>();
   const times: Record<string, number> = {};
+  const out = process.env.BENCH_OUT ?? join(ROOT, 'bench-results.json');
   try {
     for (const name of only) {
       const t0 = now();
@@ -81,6 +87,12 @@ async function main(): Promise<void> {
       }
       times[name] = now() - t0;
       log(`${name} took ${times[name].toFixed(0)} s`);
+      // What is done so far, in case a long run is cut short.
+      compare(rows);
+      writeResults(out, settings, times, rows);
+      log(`${name}:\n${formatTable(rows.filter((r) => r.scenario === name || (name === 'small' && r.scenario === 'meta')
+        || (['bigdir', 'sparse', 'mount', 'volume'].includes(name) && r.scenario === 'scale' && !reported.has(r))))}`);
+      for (const r of rows) reported.add(r);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -91,8 +103,7 @@ async function main(): Promise<void> {
   console.log(formatTable(rows));
   const notes = rows.filter((r) => r.note);
   if (notes.length) console.log('\n' + notes.map((r) => `${r.scenario} / ${r.case} / ${r.target} (${r.unit}): ${r.note}`).join('\n'));
-  const out = process.env.BENCH_OUT ?? join(ROOT, 'bench-results.json');
-  writeFileSync(out, JSON.stringify({ format: 'pktfs-bench/1', date: new Date().toISOString(), settings, seconds: times, rows }, null, 2) + '\n');
+  writeResults(out, settings, times, rows);
   console.log(`\nwritten to ${out}`);
   const missed = rows.filter((r) => r.met === false);
   if (missed.length) console.log(`goals missed: ${missed.map((r) => `${r.scenario}/${r.case}`).join('; ')}`);

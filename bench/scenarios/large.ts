@@ -11,7 +11,7 @@
  */
 import { join } from 'path';
 import { randomBytes } from 'crypto';
-import { mkdirSync, writeFileSync } from 'fs';
+import { mkdirSync } from 'fs';
 import {
   type Config, type Target, type Mounted, type PacketStats, pktfsTarget, fuse2fsTarget, dirTarget, nullfsTarget,
   writeFile, readFile, dropCaches, now, timed, udfclientPut, log,
@@ -30,6 +30,7 @@ export async function large(cfg: Config): Promise<Row[]> {
   const r: Record<string, number[]> = {};
   const disc: PacketStats[] = [];
   const mb = bytes / 1e6;
+  const src = join(cfg.work, 'large-src');
   for (let rep = 0; rep < cfg.reps; rep++) {
     for (const t of targets) {
       log(`${S}: ${t.name} rep ${rep + 1}/${cfg.reps}`);
@@ -51,10 +52,10 @@ export async function large(cfg: Config): Promise<Row[]> {
       (r[t.name] ??= []).push(mb / rsecs);
     }
     // udfclient: the same file put into a fresh UDF image (it writes everything before it quits).
-    const src = join(cfg.work, 'large-src');
-    mkdirSync(src, { recursive: true });
-    writeFileSync(join(src, 'big.bin'), Buffer.alloc(0));
-    writeFile(join(src, 'big.bin'), bytes, pattern);
+    if (rep === 0) {
+      mkdirSync(src, { recursive: true });
+      writeFile(join(src, 'big.bin'), bytes, pattern);
+    }
     pk.create(fsBytes);
     const img = join(cfg.work, 'large.udf');
     const usecs = timed(() => udfclientPut(img, src, 'big.bin'));

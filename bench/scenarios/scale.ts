@@ -114,7 +114,7 @@ export async function volume(cfg: Config): Promise<Row[]> {
   full.create(fsBytes);
   empty.create(fsBytes);
   log(`${S}: volume: creating ${n} files through pktfs`);
-  let m = await full.mount();
+  const m = await full.mount();
   const createSecs = timed(() => {
     for (let dir = 0; dir * per < n; dir++) {
       const p = join(m.mnt, `d${dir}`);
@@ -145,7 +145,6 @@ export async function volume(cfg: Config): Promise<Row[]> {
       await r.m.unmount();
     }
   }
-  m = undefined as unknown as Mounted;
   for (const [c, data, unit] of [['volume: mount time', mt, 's'], ['volume: RSS after mount', rss, 'MB']] as const) {
     rows.push(makeRow({ scenario: S, case: c, target: 'pktfs-empty', unit, samples: data['pktfs-empty'], higherIsBetter: false }));
     rows.push(makeRow({ scenario: S, case: c, target: 'pktfs-full', unit, samples: data['pktfs-full'], higherIsBetter: false, reference: 'pktfs-empty',
