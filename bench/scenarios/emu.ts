@@ -14,10 +14,26 @@ const S = 'emu';
 
 /** The emulated drive's 1x rates (src/drive/emu/media.ts), in bytes per second. */
 const MEDIA = [
-  { profile: 'cdrw', mkudffs: 'cdrw', speed: 10, oneX: 153_600 },
-  { profile: 'dvd+rw', mkudffs: 'dvdrw', speed: 8, oneX: 1_385_000 },
-  { profile: 'bdre', mkudffs: 'hd', speed: 2, oneX: 4_496_000 },
+  { profile: 'cdrw', mkudffs: 'cdrw', speed: 10, oneX: 153_600, packet: 32 },
+  { profile: 'dvd+rw', mkudffs: 'dvdrw', speed: 8, oneX: 1_385_000, packet: 16 },
+  { profile: 'bdre', mkudffs: 'hd', speed: 2, oneX: 4_496_000, packet: 32 },
 ];
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The emulator's own ceiling: it sleeps each command's transfer time with setTimeout, one
+ * command after the other, and every sleep wakes a little late. The fraction of the ideal
+ * speed that back-to-back sleeps of one packet's time reach (for about `secs` seconds).
+ */
+async function timerCeiling(packetMs: number, secs: number): Promise<number> {
+  const n = Math.max(20, Math.ceil((secs * 1000) / packetMs));
+  const t0 = now();
+  for (let i = 0; i < n; i++) await sleep(packetMs);
+  return (n * packetMs) / 1000 / (now() - t0);
+}
 
 export async function emu(cfg: Config): Promise<Row[]> {
   const bytes = cfg.emuMiB * 1024 * 1024;
@@ -39,12 +55,21 @@ export async function emu(cfg: Config): Promise<Row[]> {
       fractions.push(ideal / (secs + now() - t1));
       was.push(st.bytesDeviceWritten / bytes);
     }
+    const ceiling: number[] = [];
+    const packetMs = (md.packet * 2048 * 1000) / (md.speed * md.oneX);
+    for (let rep = 0; rep < cfg.reps; rep++) ceiling.push(await timerCeiling(packetMs, Math.min(ideal, 2)));
     const c = `write ${cfg.emuMiB} MiB, ${md.profile} ${md.speed}x`;
+    rows.push(makeRow({
+      scenario: S, case: c, target: 'emu timer ceiling', unit: 'of ideal speed', samples: ceiling, higherIsBetter: true,
+      note: `back-to-back setTimeout(${packetMs.toFixed(2)} ms), one packet's transfer time each`,
+    }));
     rows.push(makeRow({
       scenario: S, case: c, target: 'pktfs', unit: 'of ideal speed', samples: fractions, higherIsBetter: true,
       goal: { kind: 'atLeast', target: 0.95, text: '>= 0.95 of the medium' },
       note: `ideal ${ideal.toFixed(1)} s at ${(md.speed * md.oneX / 1e6).toFixed(2)} MB/s`,
     }));
+    rows.push(makeRow({ scenario: S, case: `${c} / timer`, target: 'emu timer ceiling', unit: 'of ideal speed', samples: ceiling, higherIsBetter: true }));
+    rows.push(makeRow({ scenario: S, case: `${c} / timer`, target: 'pktfs', unit: 'of ideal speed', samples: fractions, higherIsBetter: true, reference: 'emu timer ceiling' }));
     rows.push(makeRow({ scenario: S, case: c, target: 'pktfs', unit: 'device bytes/user byte', samples: was, higherIsBetter: false }));
   }
   return rows;
