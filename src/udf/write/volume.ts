@@ -73,7 +73,7 @@ function modeToIcbFlags(mode: number): number {
  * visited stayed in memory, about 10 kB per file (issue 6: a volume of 1,000,000 files).
  * Dirty nodes, nodes with unwritten blocks and the directories' own nodes always stay.
  */
-export const NODE_CACHE = { limit: 8192 };
+export const NODE_CACHE = { limit: 4096 };
 
 export class WritableUdfVolume implements WritableVolume {
   readonly info: VolumeInfo;
