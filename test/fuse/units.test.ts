@@ -89,4 +89,31 @@ describe('PathResolver', () => {
     await r.resolve('/a/b/c');
     expect(vol.lookups - before).toBe(2);
   });
+
+  test('forget of a leaf drops only it; of a directory, whatever is cached under it', async () => {
+    const r = new PathResolver(vol);
+    await r.resolve('/a/b/c');
+    let before = vol.lookups;
+    r.forget('/a/b/c');
+    await r.resolve('/a/b/c');
+    expect(vol.lookups - before).toBe(1);
+    r.forget('/a/b/c/none');
+    before = vol.lookups;
+    await r.resolve('/a/b/c');
+    expect(vol.lookups - before).toBe(0);
+    r.forget('/a');
+    before = vol.lookups;
+    await r.resolve('/a/b/c');
+    expect(vol.lookups - before).toBe(3);
+  });
+
+  test('forget still reaches paths whose parents the LRU dropped', async () => {
+    const r = new PathResolver(vol, 2);
+    await r.resolve('/a/b/c'); // caches /a, /a/b, /a/b/c; the LRU keeps the last two
+    for (let i = 0; i < 10; i++) await r.resolve('/a/b/c'); // (hits)
+    r.forget('/a');
+    const before = vol.lookups;
+    await r.resolve('/a/b/c');
+    expect(vol.lookups - before).toBe(3);
+  });
 });

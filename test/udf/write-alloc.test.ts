@@ -14,6 +14,24 @@ function map(n: number, used: number[] = [], packet = 8): Allocator {
 }
 
 describe('Allocator', () => {
+  it('counts free blocks and per-packet use the same a byte or a bit at a time', () => {
+    let x = 7;
+    for (const [n, packet] of [[1003, 16], [1003, 5], [4096, 32], [13, 8]]) {
+      const used: number[] = [];
+      for (let b = 0; b < n; b++) if (((x = (x * 1103515245 + 12345) % 2147483648) >> 16) % 3 === 0) used.push(b);
+      const a = map(n, used, packet);
+      expect(a.freeBlocks).toBe(n - used.length);
+      // The usage counts steer a small allocation into the first partly used packet.
+      const firstPartly = Array.from({ length: Math.ceil(n / packet) }, (_, pk) => pk).find((pk) => {
+        const size = Math.min(packet, n - pk * packet);
+        const u = used.filter((b) => Math.floor(b / packet) === pk).length;
+        return u > 0 && u < size;
+      })!;
+      const [got] = a.allocate(1, undefined);
+      expect(Math.floor(got.block / packet)).toBe(firstPartly);
+    }
+  });
+
   it('takes a contiguous run at the goal', () => {
     const a = map(64);
     expect(a.allocate(5, 10)).toEqual([{ block: 10, count: 5 }]);

@@ -21,6 +21,13 @@ export interface Piece {
   count: number;
 }
 
+/** Set bits of every byte value. */
+const POPCOUNT = (() => {
+  const t = new Uint8Array(256);
+  for (let i = 1; i < 256; i++) t[i] = (i & 1) + t[i >> 1];
+  return t;
+})();
+
 export class Allocator {
   private freeCount = 0;
   /** Used blocks per packet, so that a packet's state is known without counting bits. */
@@ -50,7 +57,15 @@ export class Allocator {
    */
   constructor(readonly free: Uint8Array, readonly numBits: number, readonly packetBlocks: number) {
     this.usage = new Uint32Array(Math.ceil(numBits / packetBlocks));
-    for (let i = 0; i < numBits; i++) {
+    // A byte at a time where each byte lies in one packet (a 100 GB volume has 49 million
+    // blocks: bit by bit took 0.4-2 s of its mount); the bits past the last whole byte one by one.
+    const whole = packetBlocks % 8 === 0 ? numBits >> 3 : 0;
+    for (let byte = 0; byte < whole; byte++) {
+      const n = POPCOUNT[free[byte]];
+      this.freeCount += n;
+      this.usage[((byte * 8) / packetBlocks) | 0] += 8 - n;
+    }
+    for (let i = whole * 8; i < numBits; i++) {
       if (this.isFree(i)) this.freeCount++;
       else this.usage[Math.floor(i / packetBlocks)]++;
     }

@@ -73,6 +73,14 @@ function modeToIcbFlags(mode: number): number {
   return (mode & 0o4000 ? ICB_FLAG_SETUID : 0) | (mode & 0o2000 ? ICB_FLAG_SETGID : 0) | (mode & 0o1000 ? ICB_FLAG_STICKY : 0);
 }
 
+/**
+ * How many file entries and directories stay decoded in memory between operations. Clean ones
+ * beyond this are dropped (and read again when needed): without a bound, every node ever
+ * visited stayed in memory, about 10 kB per file (issue 6: a volume of 1,000,000 files).
+ * Dirty nodes, nodes with unwritten blocks and the directories' own nodes always stay.
+ */
+export const NODE_CACHE = { limit: 4096 };
+
 export class WritableUdfVolume implements WritableVolume {
   readonly info: VolumeInfo;
   readonly rootIno: number;
@@ -90,6 +98,10 @@ export class WritableUdfVolume implements WritableVolume {
   private deferred: unknown;
   /** Set when the volume turned read-only while mounted (spares used up). */
   private readOnlyNow: string | undefined;
+  /** Cached nodes (plus directories) at which the next trim runs; doubles past what could not be dropped. */
+  private trimAt = NODE_CACHE.limit;
+  /** New entries not written to the packet layer yet (see addNonDir). */
+  private readonly neverStored = new WeakSet<WNode>();
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -126,8 +138,10 @@ export class WritableUdfVolume implements WritableVolume {
   private run<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(async () => {
       if (this.closed) throw new FsError('EIO', 'volume closed');
+      // Between operations no node is held by anyone, so nodes can be written and dropped here.
+      const attempt = (): Promise<T> => (this.nodes.size + this.dirs.size > this.trimAt ? this.trim().then(fn) : fn());
       try {
-        return await fn();
+        return await attempt();
       } catch (e) {
         // Space freed since the last flush is held back until the entries that freed it are on
         // the medium (alloc.ts): record them, then try once more. Operations fail with ENOSPC
@@ -159,6 +173,50 @@ export class WritableUdfVolume implements WritableVolume {
     const n = await loadNode(this.m.space, ino, loc, this.m.defaults.adForm);
     this.nodes.set(ino, n);
     return n;
+  }
+
+  /** Write a node's entry (and AEDs). */
+  private async store(n: WNode): Promise<void> {
+    await storeNode(this.ctx, n);
+    this.neverStored.delete(n);
+  }
+
+  /** Cached nodes and directories, for tests of the cache bound. */
+  get cachedNodes(): number {
+    return this.nodes.size + this.dirs.size;
+  }
+
+  /**
+   * Drop the oldest clean nodes and directories until the cache is back at its limit. A
+   * directory goes with its node (a directory's node must be the one its WDir holds); its
+   * bytes are on the packet layer already (directory.ts stores every change at once).
+   * When dirty nodes alone are over the limit (a long copy without an idle moment), the
+   * oldest are written to the packet layer first, as the next flush would have done.
+   */
+  private async trim(): Promise<void> {
+    const limit = NODE_CACHE.limit;
+    const clean = (n: WNode): boolean => !n.dirty && n.fresh.size === 0 && n.ino !== this.rootIno;
+    let over = this.nodes.size + this.dirs.size - limit;
+    for (const n of this.nodes.values()) {
+      if (over <= 0) break;
+      if (!n.dirty) { over--; continue; }
+      await this.store(n);
+      over--;
+    }
+    for (const [ino, d] of this.dirs) {
+      if (this.nodes.size + this.dirs.size <= limit) break;
+      if (clean(d.node) && this.nodes.get(ino) === d.node) {
+        this.dirs.delete(ino);
+        this.nodes.delete(ino);
+      }
+    }
+    for (const [ino, n] of this.nodes) {
+      if (this.nodes.size + this.dirs.size <= limit) break;
+      if (clean(n) && !this.dirs.has(ino)) this.nodes.delete(ino);
+    }
+    // What is left is dirty: wait for twice as many before scanning again (amortised O(1) per op).
+    this.trimAt = Math.max(limit, 2 * (this.nodes.size + this.dirs.size));
+    debug('trimmed the node cache to %d nodes, %d directories', this.nodes.size, this.dirs.size);
   }
 
   private isDirNode(n: WNode): boolean {
@@ -277,8 +335,11 @@ export class WritableUdfVolume implements WritableVolume {
     const n = await this.newNode(fileType, mode, uid, gid, d.node.loc);
     try {
       if (data) await writeNode(this.ctx, n, 0, data);
-      await storeNode(this.ctx, n);
+      // The new entry stays dirty in memory and is written once, at the next flush (or trim):
+      // written here too, its packet was written twice (issue 6: write amplification 1.17
+      // on a cp -a, as chmod/utimens/write dirty the entry again right after).
       await addEntry(this.ctx, d, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), false);
+      this.neverStored.add(n);
     } catch (e) {
       freeNode(this.ctx, n);
       this.nodes.delete(n.ino);
@@ -314,7 +375,7 @@ export class WritableUdfVolume implements WritableVolume {
       const n = await this.newNode(FT_DIRECTORY, mode, uid, gid, parent.node.loc);
       const d = newDir(this.ctx, n, this.m.defaults.descTag, icbLongAd(parent.node.loc, this.bs, parent.node.entry.uniqueID));
       try {
-        await storeNode(this.ctx, n);
+        await this.store(n);
         await addEntry(this.ctx, parent, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), true);
       } catch (e) {
         freeNode(this.ctx, n);
@@ -337,7 +398,7 @@ export class WritableUdfVolume implements WritableVolume {
       const d = await this.freshName(dirIno, name);
       n.entry.fileLinkCount++;
       this.touch(n, false);
-      await storeNode(this.ctx, n);
+      await this.store(n);
       await addEntry(this.ctx, d, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), false);
       this.touch(d.node, true);
     });
@@ -486,7 +547,8 @@ export class WritableUdfVolume implements WritableVolume {
       await writeNode(this.ctx, n, offset, data);
       this.touch(n, true);
       // An entry whose data just left the ICB must not keep describing it as embedded.
-      if (wasInline && !n.inline) await storeNode(this.ctx, n);
+      // (One never written has nothing embedded on the disc to contradict: it is written once, later.)
+      if (wasInline && !n.inline && !this.neverStored.has(n)) await this.store(n);
       return data.length;
     });
   }
@@ -501,7 +563,7 @@ export class WritableUdfVolume implements WritableVolume {
       await truncateNode(this.ctx, n, size);
       this.touch(n, true);
       // Freed blocks may be reused at once: the entry must stop pointing at them first.
-      await storeNode(this.ctx, n);
+      await this.store(n);
     });
   }
 
@@ -536,8 +598,8 @@ export class WritableUdfVolume implements WritableVolume {
         // Not beforeWrite: an entry written before the volume turned read-only must still reach the disc.
         await this.m.lvid.markOpen();
         await this.flushDevice();
-        if (n?.dirty) await storeNode(this.ctx, n);
-        for (const d of dirs) await storeNode(this.ctx, d);
+        if (n?.dirty) await this.store(n);
+        for (const d of dirs) await this.store(d);
       }
       if (this.m.lvid.isOpenOnDisc) await this.flushDevice();
       this.reportDeferred();
@@ -566,7 +628,9 @@ export class WritableUdfVolume implements WritableVolume {
     if (!this.m.lvid.isOpenOnDisc) return;
     // A barrier: the entries written next must not reach the medium before the data they point at.
     await this.flushDevice();
-    for (const n of this.nodes.values()) if (n.dirty) await storeNode(this.ctx, n);
+    for (const n of this.nodes.values()) if (n.dirty) await this.store(n);
+    // Everything is clean now: the next operation may trim the cache back to its limit.
+    this.trimAt = NODE_CACHE.limit;
     await storeSpaceMap(this.m.space, this.m.map);
     await this.flushDevice();
     // Nothing on the medium points at the blocks freed so far any more.
