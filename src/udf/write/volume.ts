@@ -100,8 +100,6 @@ export class WritableUdfVolume implements WritableVolume {
   private readOnlyNow: string | undefined;
   /** Cached nodes (plus directories) at which the next trim runs; doubles past what could not be dropped. */
   private trimAt = NODE_CACHE.limit;
-  /** New entries not written to the packet layer yet (see addNonDir). */
-  private readonly neverStored = new WeakSet<WNode>();
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -178,7 +176,6 @@ export class WritableUdfVolume implements WritableVolume {
   /** Write a node's entry (and AEDs). */
   private async store(n: WNode): Promise<void> {
     await storeNode(this.ctx, n);
-    this.neverStored.delete(n);
   }
 
   /** Cached nodes and directories, for tests of the cache bound. */
@@ -335,11 +332,11 @@ export class WritableUdfVolume implements WritableVolume {
     const n = await this.newNode(fileType, mode, uid, gid, d.node.loc);
     try {
       if (data) await writeNode(this.ctx, n, 0, data);
-      // The new entry stays dirty in memory and is written once, at the next flush (or trim):
-      // written here too, its packet was written twice (issue 6: write amplification 1.17
-      // on a cp -a, as chmod/utimens/write dirty the entry again right after).
+      // The entry reaches the packet layer before the FID that names it: a crash must never leave
+      // a name pointing at a block that holds no entry (fsck could only drop the name). Writing
+      // it only at the next flush saved packet rewrites (issue 6) but broke that (test/crash).
+      await this.store(n);
       await addEntry(this.ctx, d, name, icbLongAd(n.loc, this.bs, n.entry.uniqueID), false);
-      this.neverStored.add(n);
     } catch (e) {
       freeNode(this.ctx, n);
       this.nodes.delete(n.ino);
@@ -547,8 +544,7 @@ export class WritableUdfVolume implements WritableVolume {
       await writeNode(this.ctx, n, offset, data);
       this.touch(n, true);
       // An entry whose data just left the ICB must not keep describing it as embedded.
-      // (One never written has nothing embedded on the disc to contradict: it is written once, later.)
-      if (wasInline && !n.inline && !this.neverStored.has(n)) await this.store(n);
+      if (wasInline && !n.inline) await this.store(n);
       return data.length;
     });
   }
