@@ -11,6 +11,9 @@ import { FsError } from '../errors';
 import type { WritableVolume } from '../udf/types';
 import { type FuseCb, type OpsContext, serve } from './context';
 
+/** What fuse-native puts where a name's bytes are not UTF-8. */
+const REPLACEMENT = '\ufffd';
+
 /** chown(2)'s "leave unchanged" (uid_t)-1 as fuse-native hands it over. */
 const UNCHANGED_ID = 0xffffffff;
 
@@ -36,6 +39,9 @@ export interface Owner {
 export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
   const parentOf = async (path: string): Promise<[number, string]> => {
     const [dir, name] = splitPath(path);
+    // fuse-native hands names over as JS strings, invalid UTF-8 already replaced by U+FFFD:
+    // such a name would be recorded as something else than asked, so it is refused.
+    if (name.includes(REPLACEMENT)) throw new FsError('EINVAL', `${path}: the name is not valid UTF-8 (or holds U+FFFD)`);
     return [await ctx.resolver.resolve(dir), name];
   };
   const inoOf = (path: string, fh?: number): Promise<number> => {

@@ -126,6 +126,23 @@ describeIf('a read-write mount from start to end', () => {
     }
   }, 120000);
 
+  test('a name that is not valid UTF-8 is refused with EINVAL, and nothing is written', async () => {
+    const { img, mnt } = fresh();
+    expect((await pktfs(['-o', 'flush=off', img, mnt])).code).toBe(0);
+    const pid = servingPid(mnt)!;
+    const before = md5(img);
+    try {
+      const bad = Buffer.concat([Buffer.from(`${mnt}/`), Buffer.from([0x66, 0xff, 0xfe, 0x66])]);
+      expect(() => fs.writeFileSync(bad, 'x')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(() => fs.mkdirSync(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(fs.readdirSync(mnt)).toEqual([]);
+    } finally {
+      await run('umount', [mnt]);
+      await waitGone(pid);
+    }
+    expect(md5(img)).toBe(before);
+  }, 120000);
+
   test('reading changes nothing on the disc (noatime)', async () => {
     const { img, mnt } = fresh();
     expect((await pktfs([img, mnt])).code).toBe(0);
