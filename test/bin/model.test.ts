@@ -11,6 +11,7 @@ import { constants as fsc, promises as fsp } from 'fs';
 import fs from 'fs';
 import path from 'path';
 import { haveTools, udfinfo } from '../helpers/tools';
+import { prng } from '../helpers/prng';
 import { walkHost } from '../helpers/tree';
 import { makeImage } from '../udf/write-helpers';
 import { removeDir, run, tempDir } from '../fuse/helpers';
@@ -24,18 +25,6 @@ const OPS = Number(process.env.PKTFS_MODEL_OPS ?? 2400);
 const SEED = Number(process.env.PKTFS_MODEL_SEED ?? 20261201);
 const REMOUNT_EVERY = 400;
 const MAX_OPEN = 4;
-
-/** mulberry32: small, seedable, good enough to pick operations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Side {
   root: string;
@@ -89,7 +78,7 @@ describeIf('random operations on a mount against a plain directory', () => {
     const disc: Side = { root: mnt, fds: [] };
     fs.mkdirSync(model.root);
     await mount();
-    const rand = rng(SEED);
+    const rand = prng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
     const int = (n: number): number => Math.floor(rand() * n);
     const dirs = ['', 'd0', 'd1', 'd0/e0', 'd1/e1', 'ü dir'];

@@ -85,17 +85,7 @@ export class LoggingDevice implements BlockDevice {
   }
 }
 
-/** mulberry32: small, seeded, good enough to drive random tests reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/prng';
 
 /** Integer in [lo, hi]. */
 export function randInt(rand: () => number, lo: number, hi: number): number {
