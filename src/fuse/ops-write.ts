@@ -37,11 +37,12 @@ export interface Owner {
 }
 
 export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
-  const parentOf = async (path: string): Promise<[number, string]> => {
+  /** The parent directory and last name of `path`; `naming`: the name is to be recorded. */
+  const parentOf = async (path: string, naming = true): Promise<[number, string]> => {
     const [dir, name] = splitPath(path);
     // fuse-native hands names over as JS strings, invalid UTF-8 already replaced by U+FFFD:
     // such a name would be recorded as something else than asked, so it is refused.
-    if (name.includes(REPLACEMENT)) throw new FsError('EINVAL', `${path}: the name is not valid UTF-8 (or holds U+FFFD)`);
+    if (naming && name.includes(REPLACEMENT)) throw new FsError('EINVAL', `${path}: the name is not valid UTF-8 (or holds U+FFFD)`);
     return [await ctx.resolver.resolve(dir), name];
   };
   const inoOf = (path: string, fh?: number): Promise<number> => {
@@ -121,7 +122,7 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
 
     unlink(path: string, cb: FuseCb): void {
       change(cb, 'unlink', path, async () => {
-        const [dirIno, name] = await parentOf(path);
+        const [dirIno, name] = await parentOf(path, false);
         ctx.resolver.forget(path);
         await vol.unlink(dirIno, name);
         return [0];
@@ -130,7 +131,7 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
 
     rmdir(path: string, cb: FuseCb): void {
       change(cb, 'rmdir', path, async () => {
-        const [dirIno, name] = await parentOf(path);
+        const [dirIno, name] = await parentOf(path, false);
         ctx.resolver.forget(path);
         await vol.rmdir(dirIno, name);
         return [0];
@@ -139,7 +140,7 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
 
     rename(from: string, to: string, cb: FuseCb): void {
       change(cb, 'rename', from, async () => {
-        const [fromDir, fromName] = await parentOf(from);
+        const [fromDir, fromName] = await parentOf(from, false);
         const [toDir, toName] = await parentOf(to);
         ctx.resolver.forget(from);
         ctx.resolver.forget(to);
