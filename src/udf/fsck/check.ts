@@ -17,12 +17,13 @@ import { buildPartitions } from '../partmount';
 import type { Partition } from '../partition';
 import { Space, FileEntry, FileData, readFileEntry, fileData, readData, blockOfByte } from '../icb';
 import { readFsd } from '../volume';
+import { fidsIn } from '../dir';
 import { inoOf, locOf } from '../attr';
 import { translateName } from '../cs0';
 import { decodePartitionHeader, Lvd, Lvid, Pd, LVID_INTEGRITY_OPEN, PD_ACCESS_READ_ONLY, PD_ACCESS_WRITE_ONCE } from '../codec/volume';
 import { LbAddr, EXT_LENGTH_MASK, EXT_RECORDED_ALLOCATED, EXT_NOT_RECORDED_ALLOCATED, regidUdfRevision } from '../codec/primitives';
 import { fid, Fid, Fsd, FT_DIRECTORY, FT_STREAMDIR, FID_DELETED, FID_DIRECTORY, FID_PARENT, ICB_STRATEGY_4096 } from '../codec/file';
-import { TAG_FID, TAG_FE, TAG_EFE, TAG_IE, TAG_TE, TAG_SBD, TAG_LVID, verifyTag } from '../codec/tag';
+import { TAG_FE, TAG_EFE, TAG_IE, TAG_TE, TAG_SBD, TAG_LVID, verifyTag } from '../codec/tag';
 import { dateToTimestamp } from '../time';
 import { PKTFS_IMP_IDENT } from '../write/ident';
 import { loadSpaceMap, SpaceMap } from '../write/spacemap';
@@ -163,18 +164,9 @@ interface FidSlot {
 /** The FIDs of a directory's bytes; stops at the first bad one and says where. */
 function parseFids(bytes: Buffer, data: FileData, bs: number, what: string): { slots: FidSlot[]; error?: string } {
   const slots: FidSlot[] = [];
-  let pos = 0;
   try {
-    while (pos + fid.size <= bytes.length) {
-      if (bytes.readUInt16LE(pos) === 0 && bytes.readUInt32LE(pos + 12) === 0 && bytes[pos + 4] === 0) break;
-      const location = blockOfByte(data, pos, bs);
-      if (location === undefined) throw new FsError('EIO', `${what}: FID at byte ${pos} outside the directory's extents`);
-      verifyTag(bytes, pos, { what: `${what} FID at byte ${pos}`, location, idents: [TAG_FID] });
-      const f = fid.decode(bytes, pos);
-      const size = fid.sizeOf(f.lengthOfImpUse, f.lengthFileIdent);
-      if (pos + size > bytes.length) throw new FsError('EIO', `${what}: FID at byte ${pos} runs past the end`);
+    for (const { pos, fid: f } of fidsIn(bytes, (p) => blockOfByte(data, p, bs), what)) {
       slots.push({ pos, fid: f, name: f.fileCharacteristics & FID_PARENT ? '..' : translateName(f.fileIdent) });
-      pos += size;
     }
   } catch (e) {
     return { slots, error: (e as Error).message };

@@ -8,9 +8,10 @@
  */
 import { FsError } from '../../errors';
 import { fid, Fid, FID_DELETED, FID_DIRECTORY, FID_HIDDEN, FID_PARENT } from '../codec/file';
-import { TAG_FID, verifyTag, finaliseTag } from '../codec/tag';
+import { TAG_FID, finaliseTag } from '../codec/tag';
 import { LbAddr, LongAd, EXT_LENGTH_MASK } from '../codec/primitives';
 import { blockOfByte, recordedEnd } from '../icb';
+import { fidsIn } from '../dir';
 import { encodeCs0, translateName } from '../cs0';
 import { WriteCtx, WNode, readNode, prepareRange, storeRange, truncateNode, nodeFileData } from './node';
 
@@ -79,18 +80,11 @@ export async function loadDir(ctx: WriteCtx, node: WNode): Promise<WDir> {
   const dir: WDir = { node, bytes, store: bytes, slots: [], byName: new Map() };
   const what = `directory ${node.ino}`;
   let pos = 0;
-  while (pos + fid.size <= bytes.length) {
-    if (bytes.readUInt16LE(pos) === 0 && bytes.readUInt32LE(pos + 12) === 0 && bytes[pos + 4] === 0) break;
-    const location = blockOfByte(data, pos, bs);
-    if (location === undefined) throw new FsError('EIO', `${what}: FID at byte ${pos} outside the directory's extents`);
-    verifyTag(bytes, pos, { what: `${what} FID at byte ${pos}`, location, idents: [TAG_FID] });
-    const f = fid.decode(bytes, pos);
-    const size = fid.sizeOf(f.lengthOfImpUse, f.lengthFileIdent);
-    if (pos + size > bytes.length) throw new FsError('EIO', `${what}: FID at byte ${pos} runs past the end`);
-    const slot: Slot = { pos, size, fid: f, name: f.fileCharacteristics & FID_PARENT ? '' : translateName(f.fileIdent) };
+  for (const { pos: at, size, fid: f } of fidsIn(bytes, (p) => blockOfByte(data, p, bs), what)) {
+    const slot: Slot = { pos: at, size, fid: f, name: f.fileCharacteristics & FID_PARENT ? '' : translateName(f.fileIdent) };
     dir.slots.push(slot);
     if (isLive(slot) && !dir.byName.has(slot.name)) dir.byName.set(slot.name, slot);
-    pos += size;
+    pos = at + size;
   }
   if (pos < bytes.length) {
     // Zero padding after the last FID is not part of the directory.
