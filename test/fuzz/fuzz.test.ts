@@ -9,6 +9,7 @@ import { promises as fsp, mkdirSync, mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import path from 'path';
 import { buildFuzzImages } from '../../bench/fuzz/images';
+import { sharedFixturesDir } from '../helpers/images';
 import { runFuzz, RunSummary } from '../../bench/fuzz/runner';
 import { caseImage, loadImage, CaseResult, FuzzImage } from '../../bench/fuzz/case';
 import { fsckAvailable, fsckDamagedImage } from '../../bench/fuzz/fsck';
@@ -62,7 +63,10 @@ describe(`${CASES} cases, seed ${SEED}`, () => {
   });
 
   test('the damage reached every kind of structure and was noticed', () => {
-    for (const k of ['avdp', 'pvd', 'lvd', 'pd', 'lvid', 'fsd', 'fe', 'efe', 'fid', 'aed', 'sparing', 'vat', 'pmap-sparable', 'pmap-virtual', 'pmap-metadata']) {
+    // Only the fixtures in ../shared (macOS) have a metadata partition: without them it can't be reached.
+    const kinds = ['avdp', 'pvd', 'lvd', 'pd', 'lvid', 'fsd', 'fe', 'efe', 'fid', 'aed', 'sparing', 'vat', 'pmap-sparable', 'pmap-virtual'];
+    if (sharedFixturesDir()) kinds.push('pmap-metadata');
+    for (const k of kinds) {
       expect(sum.structures[k] ?? 0).toBeGreaterThan(0);
     }
     // Some damage stops the mount, some only a file; most volumes still mount.
@@ -124,7 +128,9 @@ describe('through a real FUSE mount', () => {
       writeFileSync(img, overlay.materialise());
       const mnt = path.join(dir, `mnt-${r.index}`);
       mkdirSync(mnt);
-      const m = await pktfs([img, mnt]);
+      // Read-only: the case is about reading damage (a read-write mount of a damaged volume may
+      // rightly say it mounted read-only instead, and why).
+      const m = await pktfs(['-o', 'ro', img, mnt]);
       expect({ case: r.index, code: m.code, stderr: m.stderr }).toEqual({ case: r.index, code: 0, stderr: '' });
       const pid = servingPid(mnt)!;
       try {
