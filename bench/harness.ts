@@ -116,6 +116,8 @@ export interface Target {
   /** Makes a new, empty filesystem of about `bytes` bytes. */
   create(bytes: number): void;
   mount(): Promise<Mounted>;
+  /** The image file or device it lives on, where there is one. */
+  image?: string;
   /** The packet layer's counters after a flush (pktfs only). */
   stats?(m: Mounted): PacketStats;
 }
@@ -164,6 +166,7 @@ export function pktfsTarget(cfg: Config, name: string, img: string, opts: { emu?
   const source = opts.emu ? `emu:${opts.emu}:${img}${opts.emuOpts ? `,${opts.emuOpts}` : ''}` : img;
   return {
     name,
+    image: img,
     create(bytes: number): void {
       rmSync(img, { force: true });
       rmSync(`${img}.emu.json`, { force: true });
