@@ -116,6 +116,8 @@ interface Command {
 
 export class EmulatedDrive implements ScsiTransport {
   readonly name: string;
+  /** As a SATA burner behind Linux's sr driver commonly allows (max_sectors_kb 256). */
+  readonly maxTransferBytes = 256 * 1024;
   /** Every command, in order (bounded by logLimit). */
   readonly log: CommandLogEntry[] = [];
   private seq = 0;
@@ -211,6 +213,7 @@ export class EmulatedDrive implements ScsiTransport {
   }
 
   async close(): Promise<void> {
+    if (this.timing) debug('%s: timing %o', this.name, this.timing.stats);
     await this.enqueue(async () => {
       if (this.medium) await this.medium.close();
       this.medium = undefined;
@@ -530,9 +533,13 @@ export class EmulatedDrive implements ScsiTransport {
     const t = this.timing;
     if (!t) return;
     const now = this.clock.now();
+    const idle = t.stats.idleMs;
     const done = write
       ? t.write(now, lba, count, SECTOR, this.rate(true), this.caching.writeCache)
       : t.read(now, lba, count, SECTOR, this.rate(false));
+    if (debug.enabled && t.stats.idleMs - idle >= 5) {
+      debug('%s: medium idle %d ms before %s %d+%d', this.name, Math.round(t.stats.idleMs - idle), write ? 'WRITE' : 'READ', lba, count);
+    }
     if (done > now) await this.clock.sleepUntil(done);
   }
 

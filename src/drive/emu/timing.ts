@@ -70,6 +70,8 @@ export interface TimingStats {
   bytesReadFromBuffer: number;
   /** WRITEs that had to wait for room in the buffer. */
   writesWaited: number;
+  /** Time the medium had nothing to do between its first access and its last (the host fell behind). */
+  idleMs: number;
   /** When the medium finishes what it has been given. */
   mediumFreeAt: number;
 }
@@ -81,7 +83,7 @@ export class MediumTiming {
   /** Where the medium's head is once its queued work is done. */
   private head = 0;
   private readonly st: TimingStats = {
-    transferMs: 0, seekMs: 0, bytesWritten: 0, bytesRead: 0, bytesReadFromBuffer: 0, writesWaited: 0, mediumFreeAt: 0,
+    transferMs: 0, seekMs: 0, bytesWritten: 0, bytesRead: 0, bytesReadFromBuffer: 0, writesWaited: 0, idleMs: 0, mediumFreeAt: 0,
   };
 
   constructor(private readonly opts: MediumTimingOptions) {}
@@ -137,6 +139,7 @@ export class MediumTiming {
   private schedule(now: number, lba: number, count: number, rate: number, bytes: number): Segment {
     const seek = lba !== this.head ? this.opts.seekMs : 0;
     const xfer = rate > 0 ? (bytes * 1000) / rate : 0;
+    if (this.mediumFree !== -Infinity && now > this.mediumFree) this.st.idleMs += now - this.mediumFree;
     const start = Math.max(now, this.mediumFree) + seek;
     const seg: Segment = { lba, count, bytes, start, end: start + xfer };
     this.mediumFree = seg.end;
