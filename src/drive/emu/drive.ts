@@ -552,11 +552,14 @@ export class EmulatedDrive implements ScsiTransport {
     if (done > now) await this.clock.sleepUntil(done);
   }
 
-  /** SYNCHRONIZE CACHE: done when the buffer is drained; with IMMED at once (the drain goes on). */
+  /**
+   * SYNCHRONIZE CACHE: done when the buffer is drained; with IMMED at once (the drain goes on).
+   * The image's own fsync runs during the modelled drain, not after it: the host's disk is
+   * not part of the medium's time.
+   */
   private async synchronizeCache(c: Command): Promise<Buffer> {
     const m = this.ready();
-    if (!(c.cdb[1] & 0x02)) await this.drain();
-    await m.sync();
+    await Promise.all([c.cdb[1] & 0x02 ? undefined : this.drain(), m.sync()]);
     return Buffer.alloc(0);
   }
 
@@ -713,8 +716,7 @@ export class EmulatedDrive implements ScsiTransport {
     const fn = c.cdb[2] & 7;
     if (fn < 1 || fn > 3) throw INVALID_CDB();
     if (!this.kind.rewritable || !m.formatted) throw check(SenseKey.ILLEGAL_REQUEST, 0x2c, 0x00);
-    await this.drain();
-    await m.sync();
+    await Promise.all([this.drain(), m.sync()]);
     return Buffer.alloc(0);
   }
 
