@@ -533,7 +533,8 @@ export class PacketDevice implements BlockDevice {
         bytes += next.image.length;
       }
       i += run.length;
-      void this.writeRun(run);
+      // A device that throws instead of rejecting still settles every packet of the run.
+      this.writeRun(run).catch((e: unknown) => { for (const sub of run) sub.reject(e); });
     }
   }
 
