@@ -234,3 +234,24 @@ describe('a run that fails ends as its packets written one by one would', () => 
     expect(run.s.mem.data.subarray(32 * SS, 160 * SS).equals(data)).toBe(true);
   });
 });
+
+test('a device whose write throws instead of rejecting: the write-outs fail with its error, nothing hangs', async () => {
+  const mem = new MemoryDevice({ sectorSize: SS, data: pattern(SECTORS * SS, 0x11) });
+  let broken = true;
+  const dev = new PacketDevice({
+    sectorSize: SS, sectorCount: SECTORS, readOnly: false, description: 'throwing',
+    read: (lba, count) => mem.read(lba, count),
+    write: (lba, data) => {
+      if (broken) throw new FsError('EIO', 'thrown, not rejected');
+      return mem.write(lba, data);
+    },
+    flush: () => mem.flush(),
+    close: () => mem.close(),
+  }, { packetBytes: PACKET, flushDelayMs: Infinity });
+  await dev.write(32, pattern(4 * PACKET, 5));
+  await settle();
+  await expect(dev.flush()).rejects.toThrow(/thrown, not rejected/);
+  broken = false;
+  await dev.flush();
+  expect(mem.data.subarray(32 * SS, 96 * SS).equals(pattern(4 * PACKET, 5))).toBe(true);
+});
