@@ -12,6 +12,8 @@ export interface BlockDevice {
   readonly readOnly: boolean;
   /** A short human description (path, profile). */
   readonly description: string;
+  /** Largest write the device takes as one command, in bytes, when it has such a limit (MMC drives). */
+  readonly maxTransferBytes?: number;
   /** Read `count` sectors starting at `lba`. Throws FsError('EIO') past the end or on a device error. */
   read(lba: number, count: number): Promise<Buffer>;
   /** Write whole sectors starting at `lba`; `data.length` is a multiple of sectorSize. */

@@ -25,6 +25,12 @@ const debug = createDebug('pktfs:fuse:mount');
 
 export type { FuseMountSettings } from './fuse';
 
+/**
+ * How often the mount looks for an external unmount: the delay between `umount` and the volume
+ * being closed (on a drive, the last writes and the end of the session wait for it).
+ */
+export const DEFAULT_POLL_MS = 50;
+
 export interface MountSettings extends FuseMountSettings {
   /** How often to look for an unmount done by someone else (ms). */
   pollMs?: number;
@@ -123,7 +129,7 @@ export class PktfsMount {
     const fresh = [...(await fuseFds())].filter((fd) => !before.has(fd));
     const entry = (await readMountinfo()).filter((m) => m.mountPoint === real && m.fsType === 'fuse.pktfs').pop();
     debug('mounted %s on %s: mount id %s, fuse fd %s', settings.source, real, entry?.id, fresh[0]);
-    const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? 200);
+    const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? DEFAULT_POLL_MS);
     if (shadowed) mount.warnings.push(shadowed);
     return mount;
   }

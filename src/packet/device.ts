@@ -19,6 +19,12 @@
  *   sectors (read gather), then writes a snapshot of the whole packet. Writes
  *   arriving meanwhile land in the packet and dirty it again; nothing is lost.
  * - Write-outs of one packet are serialized through its `chain`.
+ * - The device write step: packets whose write-outs reach the device in the
+ *   same tick go as runs of consecutive packets, one device write each (at most
+ *   `maxRunBytes`, never reordered), so a drive gets few large WRITEs. A run
+ *   that fails is written again packet by packet, and each packet gets its own
+ *   outcome (its remap, its error), as if it had been written alone; an error
+ *   not attributable to a sector of the run stays with the run's first packet.
  * - A partial last packet (capacity not a multiple of the packet size) is
  *   written as the sectors that exist, from its aligned start: the padding past
  *   the end of the device is never read or written.
@@ -55,6 +61,7 @@ const debug = createDebug('pktfs:packet:device');
 
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
+export const DEFAULT_MAX_RUN_BYTES = 256 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PacketDeviceOptions {
@@ -66,6 +73,19 @@ export interface PacketDeviceOptions {
   dirtyBytes?: number;
   /** Write dirty packets back after this long without writes; default 1000 ms; Infinity (or over 2^31-1): never. */
   flushDelayMs?: number;
+  /**
+   * Longest device write of consecutive packets written together, in bytes (whole packets, at
+   * least one); default the device's maxTransferBytes, else DEFAULT_MAX_RUN_BYTES.
+   */
+  maxRunBytes?: number;
+}
+
+/** A packet's snapshot waiting for the device write step. */
+interface Submission {
+  entry: PacketEntry;
+  image: Buffer;
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
 /** What stats() returns: plain data, ready for JSON. */
@@ -129,6 +149,8 @@ export class PacketDevice implements BlockDevice {
   readonly cacheBytes: number;
   readonly dirtyLimit: number;
   readonly flushDelayMs: number;
+  /** Longest run of consecutive packets in one device write. */
+  readonly maxRunBytes: number;
 
   private readonly clean: LRUCache<number, PacketEntry>;
   private readonly active = new Map<number, PacketEntry>();
@@ -147,6 +169,8 @@ export class PacketDevice implements BlockDevice {
   private mediumWriteErrors = 0;
   private driveSparesExhausted = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Snapshots waiting for the device write step, in the order they came. */
+  private submitted: Submission[] = [];
   private clock = 0;
   private closed = false;
 
@@ -161,6 +185,8 @@ export class PacketDevice implements BlockDevice {
     this.dirtyLimit = Math.min(
       Math.max(opts.dirtyBytes ?? Math.floor(this.cacheBytes / 2), this.packetBytes), this.cacheBytes);
     this.flushDelayMs = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+    const run = opts.maxRunBytes ?? device.maxTransferBytes ?? DEFAULT_MAX_RUN_BYTES;
+    this.maxRunBytes = Math.max(1, Math.floor(run / this.packetBytes)) * this.packetBytes;
     this.clean = new LRUCache<number, PacketEntry>({
       maxSize: this.cacheBytes,
       sizeCalculation: (e) => e.buf.length,
@@ -448,7 +474,7 @@ export class PacketDevice implements BlockDevice {
       const carried = entry.takeDirty();
       this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
       try {
-        await this.device.write(entry.lba, image);
+        await this.writeStep(entry, image);
       } catch (e) {
         entry.restoreDirty(carried);
         moved = this.relocate(entry, e);
@@ -475,6 +501,74 @@ export class PacketDevice implements BlockDevice {
     }
     // Outside the old entry's phase: the moved copy has a chain of its own.
     if (moved) await this.writeBack(moved);
+  }
+
+  // ---- the device write step ------------------------------------------------------
+
+  /**
+   * Write one packet's snapshot to the device; resolves or rejects with this
+   * packet's own outcome. Snapshots that arrive in the same tick are written
+   * together where they are consecutive packets (see writeRun).
+   */
+  private writeStep(entry: PacketEntry, image: Buffer): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.submitted.push({ entry, image, resolve, reject });
+      if (this.submitted.length === 1) queueMicrotask(() => this.dispatch());
+    });
+  }
+
+  /** Cut what was submitted into runs of consecutive whole packets, in their order, and start them all. */
+  private dispatch(): void {
+    const subs = this.submitted;
+    this.submitted = [];
+    const spp = this.sectorsPerPacket;
+    for (let i = 0; i < subs.length;) {
+      const run = [subs[i]];
+      let bytes = subs[i].image.length;
+      for (let j = i + 1; j < subs.length; j++) {
+        const prev = run[run.length - 1].entry;
+        const next = subs[j];
+        if (prev.sectors !== spp || next.entry.lba !== prev.lba + spp || bytes + next.image.length > this.maxRunBytes) break;
+        run.push(next);
+        bytes += next.image.length;
+      }
+      i += run.length;
+      // A device that throws instead of rejecting still settles every packet of the run.
+      this.writeRun(run).catch((e: unknown) => { for (const sub of run) sub.reject(e); });
+    }
+  }
+
+  private async writeRun(run: Submission[]): Promise<void> {
+    if (run.length === 1) {
+      const [s] = run;
+      this.counters.deviceWrites++;
+      await this.device.write(s.entry.lba, s.image).then(s.resolve, s.reject);
+      return;
+    }
+    const lba = run[0].entry.lba;
+    const sectors = run.reduce((n, s) => n + s.entry.sectors, 0);
+    this.counters.deviceWrites++;
+    try {
+      await this.device.write(lba, Buffer.concat(run.map((s) => s.image)));
+    } catch (e) {
+      // Which packets reached the disc is not known: each is written again alone, for its own outcome.
+      this.counters.runsRetried++;
+      const kind = writeFailureKind(e, lba, sectors);
+      let rest = run;
+      if (kind !== 'medium' && kind !== 'drive-spares-exhausted') {
+        debug('run of %d packets at sector %d failed (%s): the first keeps the error, the others go alone', run.length, lba, (e as Error).message);
+        run[0].reject(e);
+        rest = run.slice(1);
+      } else {
+        debug('run of %d packets at sector %d failed with a medium error: writing them one by one', run.length, lba);
+      }
+      for (const s of rest) {
+        this.counters.deviceWrites++;
+        await this.device.write(s.entry.lba, s.image).then(s.resolve, s.reject);
+      }
+      return;
+    }
+    for (const s of run) s.resolve();
   }
 
   /** The error a failed write-out reports: the device's, with the packet, and what a medium error means. */

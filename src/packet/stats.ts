@@ -26,6 +26,10 @@ export interface PacketCounters {
   bytesReadGather: number;
   /** Written to the device (whole packets). */
   bytesDeviceWritten: number;
+  /** Device writes issued by write-outs: a run of consecutive packets written together is one. */
+  deviceWrites: number;
+  /** Runs of packets whose device write failed and that were written again packet by packet. */
+  runsRetried: number;
 }
 
 export function zeroCounters(): PacketCounters {
@@ -39,6 +43,8 @@ export function zeroCounters(): PacketCounters {
     bytesReadFromDevice: 0,
     bytesReadGather: 0,
     bytesDeviceWritten: 0,
+    deviceWrites: 0,
+    runsRetried: 0,
   };
 }
 

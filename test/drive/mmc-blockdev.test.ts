@@ -49,9 +49,11 @@ describe.each(REWRITABLE)('MmcBlockDevice on %s', (profile) => {
     expect(dev.settings.packetSource).toBe(source);
     expect(dev.settings.hardwareDefectManagement).toBe(MEDIA[profile].hardwareDefectManagement);
     expect(dev.description).toContain(`packets of ${packet}`);
-    const data = pattern(packet * 5, 7); // 5 packets: more than one 64 KiB transfer for packets of 32
+    // the emulated drive takes 256 KiB per command, as max_sectors_kb of a SATA burner
+    expect(dev.maxTransferBytes).toBe(256 * 1024);
+    const data = pattern(packet * 10, 7); // 10 packets: more than one 256 KiB transfer
     await dev.write(packet * 2, data);
-    const back = await dev.read(packet * 2, packet * 5);
+    const back = await dev.read(packet * 2, packet * 10);
     expect(back.equals(data)).toBe(true);
     // the write was cut into whole aligned packets, and SYNCHRONIZE CACHE came before the read
     const writes = emu.log.filter((e) => e.name === 'WRITE(10)');
@@ -59,6 +61,7 @@ describe.each(REWRITABLE)('MmcBlockDevice on %s', (profile) => {
     for (const w of writes) {
       expect(w.lba! % packet).toBe(0);
       expect(w.count! % packet).toBe(0);
+      expect(w.count!).toBeLessThanOrEqual(128);
     }
     const names = emu.log.map((e) => e.name);
     expect(names.lastIndexOf('SYNCHRONIZE CACHE')).toBeGreaterThan(names.lastIndexOf('WRITE(10)'));
@@ -66,7 +69,7 @@ describe.each(REWRITABLE)('MmcBlockDevice on %s', (profile) => {
     expect(names).toContain('PREVENT ALLOW MEDIUM REMOVAL');
     await dev.flush();
     await dev.close();
-    expect(readFileSync(path).subarray(packet * 2 * 2048, packet * 7 * 2048).equals(data)).toBe(true);
+    expect(readFileSync(path).subarray(packet * 2 * 2048, packet * 12 * 2048).equals(data)).toBe(true);
     const closing = emu.log.slice(-3).map((e) => e.name);
     expect(closing[closing.length - 1]).toBe('PREVENT ALLOW MEDIUM REMOVAL');
     if (profile === 'dvd+rw') expect(closing.slice(0, 2)).toEqual(['CLOSE TRACK SESSION', 'CLOSE TRACK SESSION']);
@@ -289,5 +292,34 @@ describe('write speed', () => {
     expect(emu.log.map((e) => e.name)).toContain(cmd);
     expect(emu.speeds.writeKBs).toBe(kBs);
     await dev.close();
+  });
+});
+
+describe('largest transfer per command', () => {
+  test('maxTransferSectors overrides the transport\'s limit, rounded down to whole packets', async () => {
+    const path = dir.file('cdrw-max.img');
+    const dev = (await openSource(`emu:cdrw:${path},size=${SMALL},formatted=yes`, {
+      mmc: { retryDelayMs: 1 }, mmcOpen: { maxTransferSectors: 100 },
+    })) as MmcBlockDevice;
+    expect(dev.maxTransferBytes).toBe(96 * 2048); // three packets of 32
+    const emu = dev.drive.transport as EmulatedDrive;
+    await dev.write(0, pattern(32 * 5, 3));
+    expect(emu.log.filter((e) => e.name === 'WRITE(10)').map((e) => e.count)).toEqual([96, 64]);
+    await dev.close();
+  });
+
+  test('the host limit of a real drive comes from sysfs (max_sectors_kb of the sr device)', async () => {
+    const { mkdirSync } = await import('fs');
+    const { hostMaxTransfer } = await import('../../src/drive/scsi/sgio');
+    const sys = dir.file('sys');
+    mkdirSync(`${sys}/block/sr3/queue`, { recursive: true });
+    writeFileSync(`${sys}/block/sr3/queue/max_sectors_kb`, '120\n');
+    mkdirSync(`${sys}/class/scsi_generic/sg7/device/block/sr3`, { recursive: true });
+    writeFileSync(dir.file('sr3'), '');
+    writeFileSync(dir.file('sg7'), '');
+    expect(await hostMaxTransfer(dir.file('sr3'), sys)).toBe(120 * 1024);
+    expect(await hostMaxTransfer(dir.file('sg7'), sys)).toBe(120 * 1024);
+    expect(await hostMaxTransfer(dir.file('sg8'), sys)).toBeUndefined();
+    expect(await hostMaxTransfer(dir.file('cdrw-max.img'), sys)).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Test helpers for the packet layer: a drive log wrapped around any
- * BlockDevice (records every request, checks every write is a whole aligned
- * packet, can hold or fail requests and add random latency), and a seeded PRNG.
+ * BlockDevice (records every request, checks every write is whole aligned
+ * packets, can hold or fail requests and add random latency), and a seeded PRNG.
  */
 import type { BlockDevice } from '../../src/drive/types';
 import { FsError } from '../../src/errors';
@@ -44,6 +44,7 @@ export class LoggingDevice implements BlockDevice {
   get sectorCount(): number { return this.inner.sectorCount; }
   get readOnly(): boolean { return this.inner.readOnly; }
   get description(): string { return `logged ${this.inner.description}`; }
+  get maxTransferBytes(): number | undefined { return this.inner.maxTransferBytes; }
 
   get writes(): LoggedOp[] { return this.log.filter((o) => o.op === 'write'); }
   get reads(): LoggedOp[] { return this.log.filter((o) => o.op === 'read'); }
@@ -63,7 +64,8 @@ export class LoggingDevice implements BlockDevice {
     const op: LoggedOp = { op: 'write', lba, count };
     this.log.push(op);
     const spp = this.sectorsPerPacket;
-    const whole = count === spp || (count > 0 && count < spp && lba + count === this.sectorCount);
+    // whole packets (a run of consecutive ones is one write), or the sectors of a partial last packet
+    const whole = (count > 0 && count % spp === 0) || (count > 0 && count % spp !== 0 && lba + count === this.sectorCount);
     if (lba % spp !== 0 || !whole) this.violations.push(`write ${lba}+${count} (packet ${spp} sectors)`);
     // Like DMA from the caller's buffer, the bytes are taken only when the write lands.
     await this.delay?.(op);

@@ -106,7 +106,9 @@ for (const cfg of configs) {
     expect(log.violations).toEqual([]);
     const st = dev.stats();
     const writes = log.writes;
-    expect(st.packetsEnded).toBe(writes.length);
+    expect(st.deviceWrites).toBe(writes.length);
+    expect(st.packetsEnded).toBe(writes.reduce((n, w) => n + Math.ceil(w.count / spp), 0));
+    expect(writes.some((w) => w.count > spp)).toBe(true); // some packets went out as runs
     expect(st.bytesDeviceWritten).toBe(writes.reduce((s, w) => s + w.count * ss, 0));
     expect(st.queueSize).toBe(0);
     expect(st.pendingError).toBeNull();

@@ -25,7 +25,6 @@
  * Commands run one at a time, like on a real drive.
  */
 import { createWriteStream, type WriteStream } from 'fs';
-import { setTimeout as sleep } from 'timers/promises';
 import createDebug from 'debug';
 import { encodeSense, SenseKey } from '../scsi/sense';
 import { ScsiStatus, type DataDirection, type ScsiResult, type ScsiTransport } from '../scsi/transport';
@@ -47,6 +46,7 @@ import {
 import { encodeTrackInformation, type TrackInformation } from '../mmc/trackinfo';
 import { MEDIA, type EmuProfileName, type MediumKind } from './media';
 import { EmuMedium, SECTOR, type MediumConfig } from './medium';
+import { MediumTiming, realClock, type EmuClock, type TimingStats } from './timing';
 
 const debug = createDebug('pktfs:drive:emu');
 
@@ -55,6 +55,13 @@ export interface EmuDriveOptions extends MediumConfig {
   speed?: number;
   /** Timing model: extra milliseconds for an access that does not follow the previous one. */
   seekMs?: number;
+  /**
+   * Timing model: the drive's write buffer in bytes (default the medium's, see media.ts); a WRITE
+   * completes once its data fits in it. 0: a WRITE completes when its data is on the medium.
+   */
+  bufferBytes?: number;
+  /** Timing model: the clock it runs on (default performance.now() and setTimeout); tests pass a fake one. */
+  clock?: EmuClock;
   /** Append every command as a JSON line to this file. */
   logPath?: string;
   /** Keep at most this many entries in `log` (default 1,000,000). */
@@ -109,6 +116,8 @@ interface Command {
 
 export class EmulatedDrive implements ScsiTransport {
   readonly name: string;
+  /** As a SATA burner behind Linux's sr driver commonly allows (max_sectors_kb 256). */
+  readonly maxTransferBytes = 256 * 1024;
   /** Every command, in order (bounded by logLimit). */
   readonly log: CommandLogEntry[] = [];
   private seq = 0;
@@ -120,10 +129,13 @@ export class EmulatedDrive implements ScsiTransport {
   private locked = false;
   private trayOpen = false;
   private writeParams = defaultWriteParameters();
-  private caching: Caching = { writeCache: false, readCacheDisable: false };
+  // power-on page 08h of a typical burner: write cache on (WRITE completes once the data is in the buffer)
+  private caching: Caching = { writeCache: true, readCacheDisable: false };
   private writeSpeedKBs = 0xffff;
   private readSpeedKBs = 0xffff;
-  private nextLba = 0;
+  /** The timing model, when speed= or seek= is given. */
+  private readonly timing: MediumTiming | undefined;
+  private readonly clock: EmuClock;
   /** A background FORMAT UNIT / BLANK (IMMED): busy until this time. */
   private busy: { start: number; end: number } | undefined;
   private logStream: WriteStream | undefined;
@@ -134,6 +146,10 @@ export class EmulatedDrive implements ScsiTransport {
     private readonly opts: EmuDriveOptions,
   ) {
     this.name = `emu ${kind.name} ${imagePath}`;
+    this.clock = opts.clock ?? realClock;
+    if (opts.speed || opts.seekMs) {
+      this.timing = new MediumTiming({ bufferBytes: opts.bufferBytes ?? kind.bufferBytes, seekMs: opts.seekMs ?? 0 });
+    }
     if (opts.logPath) this.logStream = createWriteStream(opts.logPath, { flags: 'a' });
   }
 
@@ -175,6 +191,11 @@ export class EmulatedDrive implements ScsiTransport {
     });
   }
 
+  /** What the timing model did (undefined without speed= or seek=). */
+  get timingStats(): TimingStats | undefined {
+    return this.timing?.stats;
+  }
+
   /** Read and write speed in kB/s as last set by SET CD SPEED or SET STREAMING (0xFFFF: maximum). */
   get speeds(): { readKBs: number; writeKBs: number } {
     return { readKBs: this.readSpeedKBs, writeKBs: this.writeSpeedKBs };
@@ -192,6 +213,7 @@ export class EmulatedDrive implements ScsiTransport {
   }
 
   async close(): Promise<void> {
+    if (this.timing) debug('%s: timing %o', this.name, this.timing.stats);
     await this.enqueue(async () => {
       if (this.medium) await this.medium.close();
       this.medium = undefined;
@@ -285,7 +307,7 @@ export class EmulatedDrive implements ScsiTransport {
       case Op.MODE_SELECT_10: return this.modeSelect(c);
       case Op.READ_10: case Op.READ_12: return this.read(c);
       case Op.WRITE_10: case Op.WRITE_12: return this.write(c);
-      case Op.SYNCHRONIZE_CACHE: await this.ready().sync(); return Buffer.alloc(0);
+      case Op.SYNCHRONIZE_CACHE: return this.synchronizeCache(c);
       case Op.READ_FORMAT_CAPACITIES: return this.readFormatCapacities();
       case Op.FORMAT_UNIT: return this.formatUnit(c);
       case Op.BLANK: return this.blank(c);
@@ -462,7 +484,7 @@ export class EmulatedDrive implements ScsiTransport {
     const pc = c.cdb[2] >> 6;
     const mask = (b: Buffer) => (pc === 1 ? Buffer.concat([b.subarray(0, 2), Buffer.alloc(b.length - 2, 0xff)]) : b);
     const wp = mask(encodeWriteParameters(pc === 2 ? defaultWriteParameters() : this.writeParams));
-    const ca = mask(encodeCaching(pc === 2 ? { writeCache: false, readCacheDisable: false } : this.caching));
+    const ca = mask(encodeCaching(pc === 2 ? { writeCache: true, readCacheDisable: false } : this.caching));
     if (page === Page.WRITE_PARAMETERS) return modeSenseData(wp);
     if (page === Page.CACHING) return modeSenseData(ca);
     if (page === 0x3f) return modeSenseData(Buffer.concat([wp, ca]));
@@ -496,20 +518,49 @@ export class EmulatedDrive implements ScsiTransport {
     }
   }
 
-  /** Timing model: seek when not sequential, then transfer at the set (or rated) speed. */
-  private async delay(lba: number, count: number, write: boolean): Promise<void> {
+  /** Timing model: the medium's rate in bytes/s for a read or a write (0: instantaneous). */
+  private rate(write: boolean): number {
     const x = this.opts.speed;
-    const seek = lba !== this.nextLba ? this.opts.seekMs ?? 0 : 0;
-    this.nextLba = lba + count;
-    if (!x && !seek) return;
-    let ms = seek;
-    if (x) {
-      let rate = x * this.kind.oneX;
-      const limitKBs = write ? this.writeSpeedKBs : this.readSpeedKBs;
-      if (limitKBs !== 0xffff && limitKBs > 0) rate = Math.min(rate, limitKBs * 1000);
-      ms += (count * SECTOR * 1000) / rate;
+    if (!x) return 0;
+    let rate = x * this.kind.oneX;
+    const limitKBs = write ? this.writeSpeedKBs : this.readSpeedKBs;
+    if (limitKBs !== 0xffff && limitKBs > 0) rate = Math.min(rate, limitKBs * 1000);
+    return rate;
+  }
+
+  /** Timing model: wait until the medium (or the buffer) has done this command's part. */
+  private async delay(lba: number, count: number, write: boolean): Promise<void> {
+    const t = this.timing;
+    if (!t) return;
+    const now = this.clock.now();
+    const idle = t.stats.idleMs;
+    const done = write
+      ? t.write(now, lba, count, SECTOR, this.rate(true), this.caching.writeCache)
+      : t.read(now, lba, count, SECTOR, this.rate(false));
+    if (debug.enabled && t.stats.idleMs - idle >= 5) {
+      debug('%s: medium idle %d ms before %s %d+%d', this.name, Math.round(t.stats.idleMs - idle), write ? 'WRITE' : 'READ', lba, count);
     }
-    if (ms >= 1) await sleep(ms);
+    if (done > now) await this.clock.sleepUntil(done);
+  }
+
+  /** Timing model: until what is buffered is on the medium. */
+  private async drain(): Promise<void> {
+    const t = this.timing;
+    if (!t) return;
+    const now = this.clock.now();
+    const done = t.sync(now);
+    if (done > now) await this.clock.sleepUntil(done);
+  }
+
+  /**
+   * SYNCHRONIZE CACHE: done when the buffer is drained; with IMMED at once (the drain goes on).
+   * The image's own fsync runs during the modelled drain, not after it: the host's disk is
+   * not part of the medium's time.
+   */
+  private async synchronizeCache(c: Command): Promise<Buffer> {
+    const m = this.ready();
+    await Promise.all([c.cdb[1] & 0x02 ? undefined : this.drain(), m.sync()]);
+    return Buffer.alloc(0);
   }
 
   private async read(c: Command): Promise<Buffer> {
@@ -665,7 +716,7 @@ export class EmulatedDrive implements ScsiTransport {
     const fn = c.cdb[2] & 7;
     if (fn < 1 || fn > 3) throw INVALID_CDB();
     if (!this.kind.rewritable || !m.formatted) throw check(SenseKey.ILLEGAL_REQUEST, 0x2c, 0x00);
-    await m.sync();
+    await Promise.all([this.drain(), m.sync()]);
     return Buffer.alloc(0);
   }
 

@@ -18,6 +18,8 @@
  *   speed=X         timing model: transfer at X times the medium's 1x rate (CD 150 KiB/s,
  *                   DVD 1385 kB/s, BD 4.5 MB/s); no delays when absent
  *   seek=MS         timing model: milliseconds added to an access that is not sequential
+ *   buffer=N        timing model: the drive's write buffer, bytes or with k/m (default 2m CD and DVD,
+ *                   4m BD); a WRITE completes once it fits; buffer=0: once it is on the medium
  *   formattime=MS   FORMAT UNIT / BLANK with IMMED keep the drive busy this long (02/04/04 with progress)
  *   protect=yes     a write-protected disc (writes, FORMAT UNIT, BLANK get 07/27/00); also
  *                   the case when PATH cannot be opened for writing
@@ -68,6 +70,12 @@ function size(source: string, v: string): number {
   return Math.floor(bytes / 2048);
 }
 
+function bytes(source: string, key: string, v: string): number {
+  const m = /^(\d+)([km]?)$/i.exec(v);
+  if (!m) throw bad(source, `${key}=${v} is not N bytes or N with k/m`);
+  return Number(m[1]) * (m[2] ? 1024 ** ('km'.indexOf(m[2].toLowerCase()) + 1) : 1);
+}
+
 export function parseEmuSource(source: string): EmuSource {
   if (!isEmuSource(source)) throw bad(source, 'not an emulated drive');
   const rest = source.slice(4);
@@ -104,6 +112,7 @@ export function parseEmuSource(source: string): EmuSource {
         options.speed = parseFloat(v);
         break;
       case 'seek': options.seekMs = int(source, key, v); break;
+      case 'buffer': options.bufferBytes = bytes(source, key, v); break;
       case 'formattime': options.formatMs = int(source, key, v); break;
       case 'log':
         if (!v) throw bad(source, 'log= needs a file');

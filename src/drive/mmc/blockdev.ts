@@ -25,7 +25,10 @@ export interface MmcOpenOptions {
   readOnly?: boolean;
   /** Lock the tray while open (default true when writable). */
   lockTray?: boolean;
-  /** Largest transfer per command in sectors (default 32 = 64 KiB, as UDFclient uses). */
+  /**
+   * Largest transfer per command in sectors (default the transport's limit, e.g. the kernel's
+   * max_sectors_kb for /dev/srN, else 32 = 64 KiB, as UDFclient uses).
+   */
   maxTransferSectors?: number;
   /** Close the drive's transport on close() (default true). */
   closeDrive?: boolean;
@@ -53,7 +56,18 @@ export class MmcBlockDevice implements BlockDevice {
     this.readOnlyReason = reason;
     this.description = `${drive.name}: ${settings.profileName}`
       + (this.readOnly ? ` (read-only: ${reason})` : `, packets of ${settings.packetSize}`);
-    this.maxTransfer = opts.maxTransferSectors ?? 32;
+    const hostMax = drive.transport.maxTransferBytes;
+    this.maxTransfer = Math.max(1, opts.maxTransferSectors ?? (hostMax ? Math.floor(hostMax / this.sectorSize) : 32));
+  }
+
+  /** Whole packets that fit in one WRITE: what the packet layer may write as one run. */
+  get maxTransferBytes(): number {
+    return this.writeChunk() * this.sectorSize;
+  }
+
+  private writeChunk(): number {
+    const p = this.settings.packetSize;
+    return p > 0 ? Math.max(p, Math.floor(this.maxTransfer / p) * p) : this.maxTransfer;
   }
 
   static async open(drive: MmcDrive, opts: MmcOpenOptions = {}): Promise<MmcBlockDevice> {
@@ -117,8 +131,7 @@ export class MmcBlockDevice implements BlockDevice {
       throw new FsError('ENOSPC', `write of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
     // chunks of whole packets, so an aligned multi-packet write stays aligned per command
-    const p = this.settings.packetSize;
-    const chunk = p > 0 ? Math.max(p, Math.floor(this.maxTransfer / p) * p) : this.maxTransfer;
+    const chunk = this.writeChunk();
     await this.guard(async () => {
       for (let done = 0; done < count;) {
         const n = Math.min(chunk, count - done);

@@ -115,8 +115,31 @@ function callIoctl(fd: number, request: number, arg: Buffer): Promise<{ rc: numb
   });
 }
 
+/**
+ * The kernel's limit on one command's transfer for the drive at `path`
+ * (/sys/block/srN/queue/max_sectors_kb; for /dev/sgN the sr device behind it),
+ * or undefined when it cannot be found.
+ */
+export async function hostMaxTransfer(path: string, sys = '/sys'): Promise<number | undefined> {
+  try {
+    const base = (await fsp.realpath(path)).split('/').pop() ?? '';
+    let block: string | undefined;
+    if (/^sr\d+$/.test(base)) block = base;
+    else if (/^sg\d+$/.test(base)) block = (await fsp.readdir(`${sys}/class/scsi_generic/${base}/device/block`))[0];
+    if (!block) return undefined;
+    const kb = parseInt(await fsp.readFile(`${sys}/block/${block}/queue/max_sectors_kb`, 'utf8'), 10);
+    return kb > 0 ? kb * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class SgIoTransport implements ScsiTransport {
-  private constructor(private readonly fh: fsp.FileHandle, readonly name: string) {}
+  private constructor(
+    private readonly fh: fsp.FileHandle,
+    readonly name: string,
+    readonly maxTransferBytes: number | undefined,
+  ) {}
 
   /**
    * Open a drive node (/dev/srN, /dev/sgN) and check it answers SG_GET_VERSION_NUM,
@@ -150,7 +173,9 @@ export class SgIoTransport implements ScsiTransport {
       throw new FsError('ENODEV', `${path}: not a SCSI generic (SG_IO) device: SG_GET_VERSION_NUM gave ${errnoName(errno)}`);
     }
     debug('%s: sg driver version %d', path, version.readInt32LE(0));
-    return new SgIoTransport(fh, path);
+    const max = await hostMaxTransfer(path);
+    debug('%s: largest transfer %s', path, max === undefined ? 'unknown' : `${max / 1024} KiB`);
+    return new SgIoTransport(fh, path, max);
   }
 
   async execute(cdb: Buffer, dir: DataDirection, data: Buffer | number, timeoutMs: number): Promise<ScsiResult> {

@@ -32,6 +32,8 @@ export interface ScsiResult {
 export interface ScsiTransport {
   /** A short human name for messages ("/dev/sr0", "emu cdrw /tmp/x.img"). */
   readonly name: string;
+  /** The largest data transfer one command may carry, in bytes, when known (the host's limit). */
+  readonly maxTransferBytes?: number;
   /**
    * Send one command. `data` is the buffer to send ('out'), the number of bytes
    * to receive or a buffer to receive into ('in'), or 0 ('none').
