@@ -92,6 +92,12 @@ const binding = require('node-gyp-build')(path.dirname(require.resolve('fuse-nat
  */
 export const bindingOpenFlags: boolean =
   typeof binding.fuse_native_open_flags === 'function' && (binding.fuse_native_open_flags() & OPEN_DIRECT_IO) !== 0;
+/**
+ * True when setattr and create may hand the binding the attributes to answer libfuse's next
+ * getattr of the same path with (libfuse's high-level API asks for them after every successful
+ * one): one round trip to this thread less for each chmod, chown, utimens, truncate and create.
+ */
+export const bindingNextStat: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 4) !== 0;
 if (!bindingOpenFlags) debug('fuse-native was built without open flags (run scripts/patch-native.sh): attributes are not cached');
 
 /** The attribute and entry timeouts, in seconds, a mount with these settings gets. */
@@ -119,6 +125,9 @@ export async function fusermount(args: string[], mnt: string): Promise<void> {
     await run('fusermount3', [...args, mnt]);
   }
 }
+
+/** fuse-native's getattr answer: calls `this.ops.getattr` and packs the stat as the binding wants it. */
+const packStat = Fuse.prototype._op_getattr;
 
 export class PktfsFuse extends Fuse {
   /** Set by the owner before close(): the mount is already gone, only release the native side. */
@@ -151,7 +160,49 @@ export class PktfsFuse extends Fuse {
   }
 
   override _op_create(signal: (...args: any[]) => void, path: string, mode: number): void {
-    this.ops.create(path, mode, (err: number, fd?: number, fiFlags?: number) => signal(err, fd, fiFlags));
+    this.ops.create(path, mode, (err: number, fd?: number, fiFlags?: number) => {
+      if (err !== 0 || !bindingNextStat) return signal(err, fd, fiFlags);
+      this.statArray(path, fd, (arr) => signal(err, fd, fiFlags ?? 0, arr));
+    });
+  }
+
+  // setattr: libfuse asks for the attributes right after; they go with the answer (bindingNextStat).
+  override _op_chmod(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_chmod(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_chown(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_chown(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_utimens(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_utimens(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_truncate(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_truncate(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_ftruncate(signal: (...args: any[]) => void, path: string, fd: number, ...args: any[]): void {
+    super._op_ftruncate(this.withStat(signal, path, fd), path, fd, ...args);
+  }
+
+  /** `signal`, answering a success with the attributes of `path` (of handle `fh`) as well. */
+  private withStat(signal: (...args: any[]) => void, path: string, fh?: number): (err: number) => void {
+    if (!bindingNextStat) return signal;
+    return (err: number) => (err !== 0 ? signal(err) : this.statArray(path, fh, (arr) => signal(0, arr)));
+  }
+
+  /** The stat array fuse-native's getattr would answer for `path` (through handle `fh`), or undefined on an error. */
+  private statArray(path: string, fh: number | undefined, cb: (arr?: Uint32Array) => void): void {
+    const ops = this.ops;
+    const getattr = fh !== undefined && ops.fgetattr
+      ? (p: string, c: (...a: any[]) => void) => ops.fgetattr(p, fh, c)
+      : ops.getattr;
+    if (!getattr) return cb(undefined);
+    // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
+    const shim = { ops: { getattr } };
+    packStat.call(shim as unknown as Fuse, (err: number, arr?: Uint32Array) => cb(err === 0 ? arr : undefined), path);
   }
 
   override _close(cb: (err: Error | null) => void): void {

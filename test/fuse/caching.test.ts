@@ -11,7 +11,8 @@ import { promises as fsp } from 'fs';
 import fs from 'fs';
 import path from 'path';
 import { openStack, closeStack, type Stack } from '../../bin/stack';
-import { bindingOpenFlags, fuseTimeouts } from '../../src/fuse/fuse';
+import Fuse from 'fuse-native';
+import { PktfsFuse, bindingNextStat, bindingOpenFlags, fuseTimeouts } from '../../src/fuse/fuse';
 import { PktfsMount } from '../../src/fuse/mount';
 import { parseMountOptions, splitOptions } from '../../src/options';
 import { buildMatrixImage, type BuiltImage } from '../helpers/images';
@@ -92,6 +93,7 @@ afterAll(async () => {
 
 test('the binding in node_modules is the patched one (scripts/patch-native.sh), so attributes are cached', () => {
   expect(bindingOpenFlags).toBe(true);
+  expect(bindingNextStat).toBe(true);
   expect(fuseTimeouts({ source: 'x', readOnly: false })).toEqual({ attr: 1, entry: 1 });
   expect(fuseTimeouts({ source: 'x', readOnly: true })).toEqual({ attr: 30, entry: 30 });
   expect(fuseTimeouts({ source: 'x', readOnly: false, attrTimeout: 0, entryTimeout: 0.5 })).toEqual({ attr: 0, entry: 0.5 });
@@ -132,6 +134,38 @@ maybe('a writable mount with the default timeouts', () => {
     expect((await fsp.stat(p)).size).toBe(100_002);
     // And through another process (its own stat, not Node's).
     expect((await run('stat', ['-c', '%s %a', p])).stdout.trim()).toBe('100002 600');
+  });
+
+  test('setattr and create answer the getattr libfuse makes after them without another request', async () => {
+    // What the binding asks of the JavaScript side: getattr by path, and by handle.
+    const asked = { n: 0 };
+    const base = Fuse.prototype._op_getattr;
+    const fbase = PktfsFuse.prototype._op_fgetattr;
+    Fuse.prototype._op_getattr = function (this: Fuse, ...a: [any, string]) { asked.n++; return base.apply(this, a); };
+    PktfsFuse.prototype._op_fgetattr = function (this: PktfsFuse, ...a: [any, string, number]) { asked.n++; return fbase.apply(this, a); };
+    try {
+      const p = path.join(m.mnt, 'attrs');
+      await fsp.writeFile(p, 'x');
+      await fsp.stat(p);
+      const before = asked.n;
+      for (let i = 0; i < 20; i++) {
+        await fsp.chmod(p, i % 2 ? 0o640 : 0o600);
+        await fsp.truncate(p, i);
+        await fsp.utimes(p, new Date(1e12 + i * 1000), new Date(1e12 + i * 1000));
+        const st = await fsp.stat(p);
+        expect([st.mode & 0o777, st.mtime.getTime(), st.size]).toEqual([i % 2 ? 0o640 : 0o600, 1e12 + i * 1000, i]);
+      }
+      const fresh = asked.n;
+      for (let i = 0; i < 20; i++) await (await fsp.open(path.join(m.mnt, `new${i}`), 'wx')).close();
+      // Without the attributes handed along: one getattr per chmod, utimens, truncate and create.
+      expect(fresh - before).toBeLessThan(10);
+      // Each create: the lookup of the missing name and of the directory it changed; not the new file's.
+      expect(asked.n - fresh).toBeLessThanOrEqual(2 * 20 + 3);
+      expect((await fsp.stat(path.join(m.mnt, 'new7'))).size).toBe(0);
+    } finally {
+      Fuse.prototype._op_getattr = base;
+      PktfsFuse.prototype._op_fgetattr = fbase;
+    }
   });
 
   test('link, unlink and rename: the names the kernel was told about show the new attributes', async () => {
