@@ -77,6 +77,8 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
       allowOther: opts.allowOther,
       nonempty: opts.nonempty,
       vfsFlags: opts.vfsFlags,
+      attrTimeout: opts.attrTimeout,
+      entryTimeout: opts.entryTimeout,
       pktinfo: {
         mode: opts.pktinfo,
         packets: stack.packets,

@@ -22,6 +22,9 @@ export interface MountOptions {
   packet: PacketOptions;
   /** The `.pktinfo` status directory: reachable but not listed, listed, or absent. */
   pktinfo: PktinfoMode;
+  /** `-o attr_timeout=S`, `-o entry_timeout=S`: seconds the kernel keeps attributes and names (src/fuse/fuse.ts). */
+  attrTimeout?: number;
+  entryTimeout?: number;
 }
 
 export interface PacketOptions {
@@ -163,6 +166,18 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
       o.pktinfo = v;
     },
   },
+  attr_timeout: {
+    takes: 'value',
+    value: 'S',
+    help: 'seconds the kernel may keep file attributes (1, read-only mounts 30; 0: ask pktfs on every stat)',
+    apply: (o, v, n) => (o.attrTimeout = seconds(n, v)),
+  },
+  entry_timeout: {
+    takes: 'value',
+    value: 'S',
+    help: 'seconds the kernel may keep names it looked up, found or not (1, read-only mounts 30)',
+    apply: (o, v, n) => (o.entryTimeout = seconds(n, v)),
+  },
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },
   atime: { takes: 'flag', help: '', apply: refuseAtime },
   strictatime: { takes: 'flag', help: '', apply: refuseAtime },
@@ -175,6 +190,15 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
   dev: { takes: 'flag', help: '', apply: vfsFlag },
   exec: { takes: 'flag', help: '', apply: vfsFlag },
 };
+
+const MAX_TIMEOUT_S = 3600;
+
+/** A number of seconds from 0 to an hour, fractions allowed (libfuse takes a double). */
+function seconds(name: string, v: string): number {
+  const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 0 && n <= MAX_TIMEOUT_S)) throw new OptionError(`-o ${name}=${v}: must be seconds from 0 to ${MAX_TIMEOUT_S}, such as 1 or 0.5`);
+  return n;
+}
 
 /** Split `-o` strings ("a,b=c") into option words; several -o are simply joined. */
 export function splitOptions(lists: string[]): string[] {

@@ -44,16 +44,19 @@ export class OpsContext {
   }
 }
 
-/** fuse-native's callback: a result code (0, a byte count, or a negative errno) and maybe a value. */
-export type FuseCb = (code: number, value?: unknown) => void;
+/**
+ * fuse-native's callback: a result code (0, a byte count, or a negative errno) and maybe a value
+ * (and for open and create, fuse_file_info flags after the handle: see PktfsFuse._op_open).
+ */
+export type FuseCb = (code: number, value?: unknown, extra?: number) => void;
 
 /**
- * Run `work` and answer through `cb`: `[code, value]` on success, the mapped errno on failure.
+ * Run `work` and answer through `cb`: `[code, value, extra]` on success, the mapped errno on failure.
  * Never throws, so a failing operation can't take the process (and the mount) down.
  */
-export function serve(cb: FuseCb, op: string, path: string, work: () => Promise<[number, unknown?]>): void {
+export function serve(cb: FuseCb, op: string, path: string, work: () => Promise<[number, unknown?, number?]>): void {
   work().then(
-    ([code, value]) => (value === undefined ? cb(code) : cb(code, value)),
+    ([code, value, extra]) => (extra !== undefined ? cb(code, value, extra) : value === undefined ? cb(code) : cb(code, value)),
     (e: unknown) => cb(toErrno(e, op, path)),
   );
 }

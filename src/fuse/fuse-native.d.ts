@@ -54,6 +54,13 @@ declare module 'fuse-native' {
     _fuseOptions(): string;
     _op_getattr(signal: Cb, path: string): void;
     _op_fgetattr(signal: Cb, path: string, fd: number): void;
+    _op_open(signal: Cb, path: string, flags: number): void;
+    _op_create(signal: Cb, path: string, mode: number): void;
+    _op_chmod(signal: Cb, ...args: any[]): void;
+    _op_chown(signal: Cb, ...args: any[]): void;
+    _op_utimens(signal: Cb, ...args: any[]): void;
+    _op_truncate(signal: Cb, ...args: any[]): void;
+    _op_ftruncate(signal: Cb, ...args: any[]): void;
     _close(cb: Cb): void;
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;

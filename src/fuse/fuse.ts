@@ -26,7 +26,28 @@ export interface FuseMountSettings {
   vfsFlags?: string[];
   /** libfuse's own request trace on stderr. */
   fuseDebug?: boolean;
+  /**
+   * Seconds the kernel may keep attributes and names (`-o attr_timeout=`, `entry_timeout=`);
+   * the defaults are ATTR_TIMEOUT/ENTRY_TIMEOUT below. Negative names are kept as long as names.
+   */
+  attrTimeout?: number;
+  entryTimeout?: number;
 }
+
+/**
+ * How long the kernel keeps attributes and names by default. The kernel sees every change made
+ * through the mount (libfuse's high-level API answers create/mkdir/link/setattr with fresh
+ * attributes, and the kernel drops what unlink, rmdir and rename make stale); what pktfs changes
+ * by itself are only the `.pktinfo` files, read with direct I/O (see pktinfo.ts). libfuse's
+ * default and fuse2fs's is 1 s; without caching, every stat and every directory crossed on a
+ * path walk (default_permissions checks each) is a request (issue 6).
+ */
+export const ATTR_TIMEOUT = { rw: 1, ro: 30 };
+export const ENTRY_TIMEOUT = { rw: 1, ro: 30 };
+
+/** fuse_file_info flags an open or create may answer with (our fuse-native patch). */
+export const OPEN_DIRECT_IO = 1;
+export const OPEN_KEEP_CACHE = 2;
 
 /** libfuse's option parser (fuse_opt.c) takes a backslash to escape a comma or backslash. */
 function escapeOpt(v: string): string {
@@ -48,14 +69,11 @@ export function fuseOptionList(s: FuseMountSettings): string[] {
     `max_read=${MAX_IO}`,
   ];
   // Pages stay cached across opens while a file's mtime and size stay the same
-  // (libfuse's auto_cache asks on every open). Attributes are never cached: the
-  // .pktinfo files change size between reads, and the kernel reads a file only up
-  // to the size it last heard of (fuse-native offers no direct_io).
-  o.push('auto_cache', 'attr_timeout=0');
-  if (s.readOnly) {
-    // Names don't change under a read-only mount: let the kernel keep lookups.
-    o.push('ro', 'entry_timeout=30', 'negative_timeout=5');
-  }
+  // (libfuse's auto_cache asks on every open).
+  o.push('auto_cache');
+  const t = fuseTimeouts(s);
+  o.push(`attr_timeout=${t.attr}`, `entry_timeout=${t.entry}`, `negative_timeout=${t.entry}`);
+  if (s.readOnly) o.push('ro');
   if (s.allowOther) o.push('allow_other');
   if (s.nonempty) o.push('nonempty');
   if (s.fuseDebug) o.push('debug');
@@ -66,6 +84,28 @@ export function fuseOptionList(s: FuseMountSettings): string[] {
 /** fuse-native's native binding, for the unmount half of `_close` that it keeps private. */
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const binding = require('node-gyp-build')(path.dirname(require.resolve('fuse-native/package.json')));
+
+/**
+ * True when the binding takes fuse_file_info flags from open and create (patches/
+ * fuse-native+2.2.6.patch); a binding built without the patch can't set direct_io, and
+ * then attributes are not cached, so `.pktinfo` sizes stay right (see pktinfo.ts).
+ */
+export const bindingOpenFlags: boolean =
+  typeof binding.fuse_native_open_flags === 'function' && (binding.fuse_native_open_flags() & OPEN_DIRECT_IO) !== 0;
+/**
+ * True when setattr and create may hand the binding the attributes to answer libfuse's next
+ * getattr of the same path with (libfuse's high-level API asks for them after every successful
+ * one): one round trip to this thread less for each chmod, chown, utimens, truncate and create.
+ */
+export const bindingNextStat: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 4) !== 0;
+if (!bindingOpenFlags) debug('fuse-native was built without open flags (run scripts/patch-native.sh): attributes are not cached');
+
+/** The attribute and entry timeouts, in seconds, a mount with these settings gets. */
+export function fuseTimeouts(s: FuseMountSettings): { attr: number; entry: number } {
+  const mode = s.readOnly ? 'ro' : 'rw';
+  const attr = bindingOpenFlags ? s.attrTimeout ?? ATTR_TIMEOUT[mode] : 0;
+  return { attr, entry: s.entryTimeout ?? ENTRY_TIMEOUT[mode] };
+}
 
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -85,6 +125,9 @@ export async function fusermount(args: string[], mnt: string): Promise<void> {
     await run('fusermount3', [...args, mnt]);
   }
 }
+
+/** fuse-native's getattr answer: calls `this.ops.getattr` and packs the stat as the binding wants it. */
+const packStat = Fuse.prototype._op_getattr;
 
 export class PktfsFuse extends Fuse {
   /** Set by the owner before close(): the mount is already gone, only release the native side. */
@@ -109,6 +152,57 @@ export class PktfsFuse extends Fuse {
     // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
     const withHandle = { ops: { getattr: (p: string, cb: (...a: any[]) => void) => fgetattr(p, fd, cb) } };
     Fuse.prototype._op_getattr.call(withHandle as unknown as Fuse, signal, path);
+  }
+
+  /** Our open and create ops may answer with fuse_file_info flags after the handle (OPEN_DIRECT_IO, ...). */
+  override _op_open(signal: (...args: any[]) => void, path: string, flags: number): void {
+    this.ops.open(path, flags, (err: number, fd?: number, fiFlags?: number) => signal(err, fd, fiFlags));
+  }
+
+  override _op_create(signal: (...args: any[]) => void, path: string, mode: number): void {
+    this.ops.create(path, mode, (err: number, fd?: number, fiFlags?: number) => {
+      if (err !== 0 || !bindingNextStat) return signal(err, fd, fiFlags);
+      this.statArray(path, fd, (arr) => signal(err, fd, fiFlags ?? 0, arr));
+    });
+  }
+
+  // setattr: libfuse asks for the attributes right after; they go with the answer (bindingNextStat).
+  override _op_chmod(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_chmod(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_chown(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_chown(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_utimens(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_utimens(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_truncate(signal: (...args: any[]) => void, path: string, ...args: any[]): void {
+    super._op_truncate(this.withStat(signal, path), path, ...args);
+  }
+
+  override _op_ftruncate(signal: (...args: any[]) => void, path: string, fd: number, ...args: any[]): void {
+    super._op_ftruncate(this.withStat(signal, path, fd), path, fd, ...args);
+  }
+
+  /** `signal`, answering a success with the attributes of `path` (of handle `fh`) as well. */
+  private withStat(signal: (...args: any[]) => void, path: string, fh?: number): (err: number) => void {
+    if (!bindingNextStat) return signal;
+    return (err: number) => (err !== 0 ? signal(err) : this.statArray(path, fh, (arr) => signal(0, arr)));
+  }
+
+  /** The stat array fuse-native's getattr would answer for `path` (through handle `fh`), or undefined on an error. */
+  private statArray(path: string, fh: number | undefined, cb: (arr?: Uint32Array) => void): void {
+    const ops = this.ops;
+    const getattr = fh !== undefined && ops.fgetattr
+      ? (p: string, c: (...a: any[]) => void) => ops.fgetattr(p, fh, c)
+      : ops.getattr;
+    if (!getattr) return cb(undefined);
+    // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
+    const shim = { ops: { getattr } };
+    packStat.call(shim as unknown as Fuse, (err: number, arr?: Uint32Array) => cb(err === 0 ? arr : undefined), path);
   }
 
   override _close(cb: (err: Error | null) => void): void {

@@ -17,7 +17,7 @@ import { dirOps } from './ops-dir';
 import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
 import { writeOps, type Owner } from './ops-write';
-import { PktfsFuse, type FuseMountSettings } from './fuse';
+import { PktfsFuse, fuseTimeouts, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
 
@@ -116,7 +116,8 @@ export class PktfsMount {
     // Read-only when asked, or when the volume could not be mounted for writing (its info says why).
     const readOnly = settings.readOnly || !isWritable(volume);
     const ctx = new OpsContext(volume, readOnly);
-    const pktinfo = new PktinfoDir(ctx, settings.pktinfo ?? { mode: 'hidden', mount: { source: settings.source } });
+    const cachesAttrs = fuseTimeouts({ ...settings, readOnly }).attr > 0;
+    const pktinfo = new PktinfoDir(ctx, settings.pktinfo ?? { mode: 'hidden', mount: { source: settings.source } }, !cachesAttrs);
     const shadowed = await pktinfo.shadowWarning();
     const owner = settings.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     const changing = !readOnly && isWritable(volume) ? writeOps(ctx, volume, owner) : readOnlyOps();

@@ -3,14 +3,22 @@
  * `flush` control file, answered in front of the path resolver so they never reach
  * the UDF volume. Formats: ./pktinfo-files.ts and docs/pktinfo.md.
  *
- * Why snapshots: the kernel reads a regular FUSE file only up to the size it last
- * got from getattr, and fuse-native offers no direct_io. So every open takes a
- * snapshot of the content, getattr with a handle (fgetattr) reports that
- * snapshot's size, and getattr without one generates fresh content and reports
- * its size. An open right after such a getattr (the lookup that precedes a first
- * open) takes that same snapshot, because the kernel may not ask for the size
- * again within the same clock tick. Each snapshot gets a later mtime than the one
- * before, so libfuse's auto_cache drops the kernel's cached pages of older ones.
+ * Every open takes a snapshot of the content, read through that handle. The files
+ * are opened with direct I/O (our fuse-native patch, fuse.ts OPEN_DIRECT_IO): the
+ * kernel caches no pages of them and reads up to where the snapshot ends, whatever
+ * size it last heard of. Mounts caching attributes (the default, fuse.ts
+ * ATTR_TIMEOUT) report size 0, as /proc does, because a stat may be answered from
+ * the kernel's cache long after the content grew, and readers that trust st_size
+ * (Node's readFileSync) would cut the content short.
+ *
+ * Without attribute caching (-o attr_timeout=0, or a binding without the patch,
+ * whose reads the kernel stops at the size it last got from getattr), the sizes are
+ * reported: getattr with a handle (fgetattr) reports that snapshot's size, and
+ * getattr without one generates fresh content and reports its size. An open right
+ * after such a getattr (the lookup that precedes a first open) takes that same
+ * snapshot, because the kernel may not ask for the size again within the same clock
+ * tick. Each snapshot gets a later mtime than the one before, so libfuse's
+ * auto_cache drops the kernel's cached pages of older ones.
  */
 import { constants as fsc } from 'fs';
 import createDebug from 'debug';
@@ -19,6 +27,7 @@ import { FsError } from '../errors';
 import type { PacketDeviceStats } from '../packet';
 import { isWritable, type Volume } from '../udf/types';
 import { type FuseCb as Cb, type OpsContext, serve } from './context';
+import { OPEN_DIRECT_IO } from './fuse';
 import { PKTINFO_FILES, type MountFacts, type PktinfoFileSpec, type PktinfoSnapshot } from './pktinfo-files';
 
 const debug = createDebug('pktfs:fuse:pktinfo');
@@ -71,7 +80,10 @@ export class PktinfoDir {
   private readonly current = new Map<string, Snapshot>();
   private readonly openOrder = new Map<string, number[]>();
 
-  constructor(private readonly ctx: OpsContext, private readonly settings: PktinfoSettings) {
+  /**
+   * @param reportSizes false when the kernel caches attributes: files report size 0 (see the top of this file).
+   */
+  constructor(private readonly ctx: OpsContext, private readonly settings: PktinfoSettings, private readonly reportSizes = true) {
     this.mode = settings.mode;
     const specs = PKTINFO_FILES.filter((f) => !f.needsPacket || settings.packets);
     this.files = new Map(specs.map((f, i) => [f.name, { ...f, ino: DIR_INO + 1 + i }]));
@@ -112,8 +124,9 @@ export class PktinfoDir {
   getattr(path: string, fh?: number): FuseStat {
     if (path === PKTINFO_PATH) return this.stat(DIR_INO, fsc.S_IFDIR | 0o555, 0, this.mountedAt, 2);
     const spec = this.spec(path);
-    const snap = (fh !== undefined ? this.handles.get(fh)?.snapshot : undefined) ?? this.latestOpen(spec.name) ?? this.fresh(spec);
     const mode = spec.control ? fsc.S_IFREG | 0o200 : fsc.S_IFREG | 0o444;
+    if (!this.reportSizes) return this.stat(spec.ino, mode, 0, this.latestMtime(spec.name), 1);
+    const snap = (fh !== undefined ? this.handles.get(fh)?.snapshot : undefined) ?? this.latestOpen(spec.name) ?? this.fresh(spec);
     return this.stat(spec.ino, mode, snap.content.length, snap.mtime, 1);
   }
 
@@ -202,6 +215,12 @@ export class PktinfoDir {
     return s;
   }
 
+  /** The newest snapshot's mtime (now, if none yet): a stat need not generate content when it reports no size. */
+  private latestMtime(name: string): Date {
+    const last = this.current.get(name)?.mtime.getTime() ?? 0;
+    return new Date(Math.max(last, Date.now()));
+  }
+
   private latestOpen(name: string): Snapshot | undefined {
     const order = this.openOrder.get(name);
     return order?.length ? this.handles.get(order[order.length - 1])?.snapshot : undefined;
@@ -272,7 +291,7 @@ export function pktinfoOps(dir: PktinfoDir, ops: Record<string, Op>): Record<str
   };
   out.releasedir = (path: string, fh: number, cb: Cb) => (own(path) ? cb(0) : pass('releasedir', [path, fh, cb]));
   out.open = (path: string, flags: number, cb: Cb) =>
-    own(path) ? serve(cb, 'open', path, async () => [0, dir.open(path, flags)]) : pass('open', [path, flags, cb]);
+    own(path) ? serve(cb, 'open', path, async () => [0, dir.open(path, flags), OPEN_DIRECT_IO]) : pass('open', [path, flags, cb]);
   out.read = (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
     own(path) ? serve(cb, 'read', path, async () => [dir.read(fh, len, pos).copy(buf)]) : pass('read', [path, fh, buf, len, pos, cb]);
   out.write = (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>

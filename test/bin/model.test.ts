@@ -62,8 +62,15 @@ describeIf('random operations on a mount against a plain directory', () => {
     if (tmp && !process.env.PKTFS_KEEP_TMP) await removeDir(tmp);
   });
 
+  /**
+   * Rounds (between remounts) alternate: the default options, where the kernel caches attributes
+   * for a second, and -o attr_timeout=0. With caching, the other names of a hard link may show
+   * old attributes for that second (docs/cli.md), so those are compared by type only there.
+   */
+  let round = 0;
+  const caching = (): boolean => round % 2 === 0;
   const mount = async (): Promise<void> => {
-    const r = await pktfs([img, mnt]);
+    const r = await pktfs([img, mnt, ...(caching() ? [] : ['-o', 'attr_timeout=0'])]);
     if (r.code !== 0) throw new Error(`pktfs: ${r.code} ${r.stderr}`);
     pid = servingPid(mnt)!;
   };
@@ -88,6 +95,8 @@ describeIf('random operations on a mount against a plain directory', () => {
     const openPaths: (string | undefined)[] = [];
     const isOpen = (p: string): boolean => openPaths.some((o) => o !== undefined && (o === p || o.startsWith(p + '/')));
     const log: string[] = [];
+    /** Model inodes that have been given a second name (see `caching`). */
+    const linkedInos = new Set<number>();
 
     const both = async (what: string, work: (s: Side) => Promise<unknown>): Promise<Outcome> => {
       log.push(what);
@@ -175,15 +184,19 @@ describeIf('random operations on a mount against a plain directory', () => {
         await both(`rename ${p} ${q}`, (s) => fsp.rename(path.join(s.root, p), path.join(s.root, q)));
       } else if (r < 0.87) {
         const q = somePath();
-        await both(`link ${p} ${q}`, (s) => fsp.link(path.join(s.root, p), path.join(s.root, q)));
+        const linked = await both(`link ${p} ${q}`, (s) => fsp.link(path.join(s.root, p), path.join(s.root, q)));
+        if ('ok' in linked) linkedInos.add((await fsp.lstat(path.join(model.root, p))).ino);
       } else if (r < 0.89) {
         await both(`symlink ${p}`, (s) => fsp.symlink(`../target-${i}`, path.join(s.root, p)));
       } else if (r < 0.94) {
         const d = pick(dirs);
         await both(`readdir ${d}`, async (s) => visible(await fsp.readdir(path.join(s.root, d))));
       } else {
+        const modelIno = await fsp.lstat(path.join(model.root, p)).then((st) => st.ino, () => -1);
+        const loose = caching() && linkedInos.has(modelIno);
         await both(`stat ${p}`, async (s) => {
           const st = await fsp.lstat(path.join(s.root, p));
+          if (loose) return { type: st.mode & fsc.S_IFMT };
           // A symlink's size on UDF is that of its path components (as Linux's udf shows it): compared by readlink.
           if (st.isSymbolicLink()) return { type: st.mode & fsc.S_IFMT, target: await fsp.readlink(path.join(s.root, p)) };
           return { type: st.mode & fsc.S_IFMT, size: st.isDirectory() ? 0 : st.size, nlink: st.isDirectory() ? 0 : st.nlink, mode: st.mode & 0o7777 };
@@ -203,6 +216,7 @@ describeIf('random operations on a mount against a plain directory', () => {
         await closeAll();
         await unmount();
         expect(udfinfo(img).fields.integrity).toBe('closed');
+        round++;
         await mount();
         expect(walkHost(mnt)).toEqual(walkHost(model.root));
       }
