@@ -68,7 +68,8 @@ export class ImageDevice implements BlockDevice {
       throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
     const len = count * this.sectorSize;
-    const buf = Buffer.alloc(len);
+    // Filled to the end below, or the read fails.
+    const buf = Buffer.allocUnsafe(len);
     let done = 0;
     while (done < len) {
       const { bytesRead } = await this.fh.read(buf, done, len - done, lba * this.sectorSize + done);

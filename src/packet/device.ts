@@ -44,7 +44,7 @@ import { PacketEntry, type PacketState } from './entry';
 import { writeFailureKind, type WriteRemapper } from './remap';
 import { isScsiError } from '../drive/scsi/sense';
 import {
-  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, runsWhere, sectorsInPacket, sectorsPerPacket,
+  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, sectorsInPacket, sectorsPerPacket, type SectorRun,
 } from './range';
 import {
   mostWritten, packetRewrites, wearHistogram, zeroCounters,
@@ -55,6 +55,7 @@ const debug = createDebug('pktfs:packet:device');
 
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
+export const DEFAULT_READ_AHEAD_BYTES = 2 * 1024 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PacketDeviceOptions {
@@ -66,6 +67,11 @@ export interface PacketDeviceOptions {
   dirtyBytes?: number;
   /** Write dirty packets back after this long without writes; default 1000 ms; Infinity (or over 2^31-1): never. */
   flushDelayMs?: number;
+  /**
+   * Most bytes to read ahead of a sequential reader; default 2 MiB, at most a
+   * quarter of cacheBytes, at least one packet; 0 turns read-ahead off.
+   */
+  readAheadBytes?: number;
 }
 
 /** What stats() returns: plain data, ready for JSON. */
@@ -79,6 +85,8 @@ export interface PacketDeviceStats extends PacketCounters {
   dirtyLimitBytes: number;
   /** Idle delay before write-back; null when idle write-back is off. */
   flushDelayMs: number | null;
+  /** Most bytes read ahead of a sequential reader; 0 when read-ahead is off. */
+  readAheadLimitBytes: number;
   /** Same values as the byte counters, in kB as pktcdvd printed them. */
   kbWritten: number;
   kbRead: number;
@@ -148,6 +156,20 @@ export class PacketDevice implements BlockDevice {
   private driveSparesExhausted = false;
   private idleTimer: NodeJS.Timeout | null = null;
   private clock = 0;
+  /** Most bytes read ahead of a sequential reader (in flight and not read yet together); 0: none. */
+  readonly readAheadLimit: number;
+  /** The sector after the last read, the sectors read in sequence up to it, and the stream's generation. */
+  private raNext = -1;
+  private raStreak = 0;
+  private raGen = 0;
+  /** Read-ahead window (packets) and the packet before which read-ahead has been issued. */
+  private raWindow = 0;
+  private raIssuedTo = 0;
+  /** Read-ahead reads in flight, by packet; how many packets they cover. */
+  private readonly raInflight = new Map<number, Promise<void>>();
+  private raInflightPackets = 0;
+  /** Cached packets filled by read-ahead that no reader has read yet. */
+  private readonly raAhead = new Set<PacketEntry>();
   private closed = false;
 
   constructor(readonly device: BlockDevice, opts: PacketDeviceOptions = {}) {
@@ -161,6 +183,8 @@ export class PacketDevice implements BlockDevice {
     this.dirtyLimit = Math.min(
       Math.max(opts.dirtyBytes ?? Math.floor(this.cacheBytes / 2), this.packetBytes), this.cacheBytes);
     this.flushDelayMs = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+    const ra = opts.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
+    this.readAheadLimit = ra <= 0 ? 0 : Math.max(this.packetBytes, Math.min(ra, Math.floor(this.cacheBytes / 4)));
     this.clean = new LRUCache<number, PacketEntry>({
       maxSize: this.cacheBytes,
       sizeCalculation: (e) => e.buf.length,
@@ -175,28 +199,28 @@ export class PacketDevice implements BlockDevice {
       throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
     const ss = this.sectorSize;
-    const out = Buffer.alloc(count * ss);
-    const missing = new Uint8Array(count);
-    for (const span of explodeRange(lba * ss, count * ss, this.packetBytes)) {
-      const entry = this.lookup(span.packet);
-      const first = span.skip / ss;
-      const n = span.length / ss;
-      const at = firstSectorOf(span.packet, this.sectorsPerPacket) + first - lba;
-      for (let i = 0; i < n; i++) {
-        if (entry && entry.present[first + i]) entry.buf.copy(out, (at + i) * ss, (first + i) * ss, (first + i + 1) * ss);
-        else missing[at + i] = 1;
+    const streaming = this.notePattern(lba, count);
+    // Every byte is filled below: from a cached packet or from a device read.
+    const out = Buffer.allocUnsafe(count * ss);
+    let missing = this.copyCached(lba, out, [{ start: 0, count }]);
+    if (missing.length > 0 && this.raInflight.size > 0) {
+      // Read-ahead already on its way for some of it: wait for that rather than read twice.
+      const waits = this.inflightFor(lba, missing);
+      if (waits.length > 0) {
+        await Promise.all(waits);
+        missing = this.copyCached(lba, out, missing);
       }
     }
     this.counters.bytesRead += out.length;
-    const runs = runsWhere(count, (i) => missing[i] === 1);
-    this.counters.bytesReadFromCache += out.length - runs.reduce((s, r) => s + r.count * ss, 0);
-    await Promise.all(runs.map(async (run) => {
+    this.counters.bytesReadFromCache += out.length - missing.reduce((s, r) => s + r.count * ss, 0);
+    if (streaming) this.readAhead(lba + count);
+    await Promise.all(missing.map(async (run) => {
       const start = lba + run.start;
       const epochs = this.epochsOf(start, run.count);
       const data = await this.device.read(start, run.count);
       this.counters.bytesReadFromDevice += data.length;
       data.copy(out, run.start * ss);
-      this.fillFromRead(start, data, epochs);
+      this.fillFromRead(start, data, epochs, false);
     }));
     return out;
   }
@@ -261,6 +285,7 @@ export class PacketDevice implements BlockDevice {
     await this.flush();
     this.cancelIdleTimer();
     this.closed = true;
+    await Promise.allSettled(new Set(this.raInflight.values()));
     this.clean.clear();
     await this.device.close();
   }
@@ -289,6 +314,7 @@ export class PacketDevice implements BlockDevice {
       cacheBytes: this.cacheBytes,
       dirtyLimitBytes: this.dirtyLimit,
       flushDelayMs: this.flushDelayMs <= MAX_TIMER_MS ? this.flushDelayMs : null,
+      readAheadLimitBytes: this.readAheadLimit,
       ...c,
       kbWritten: kb(c.bytesWritten),
       kbRead: kb(c.bytesRead),
@@ -359,7 +385,14 @@ export class PacketDevice implements BlockDevice {
 
   /** Drop least recently used clean packets until `extra` more bytes fit in cacheBytes. */
   private trimClean(extra: number): void {
-    while (this.clean.size > 0 && this.clean.calculatedSize + this.activeBytes + extra > this.cacheBytes) this.clean.pop();
+    while (this.clean.size > 0 && this.clean.calculatedSize + this.activeBytes + extra > this.cacheBytes) {
+      const e = this.clean.pop();
+      if (e?.ahead) {
+        e.ahead = false;
+        this.raAhead.delete(e);
+        this.counters.bytesReadAheadDropped += e.buf.length;
+      }
+    }
   }
 
   /** Back to the clean LRU once nothing is dirty or pending; a packet fully dirtied again goes straight back out. */
@@ -444,11 +477,12 @@ export class PacketDevice implements BlockDevice {
         }));
       }
       entry.phase = 'writing';
-      const image = Buffer.from(entry.buf);
+      // The entry's own bytes, not a copy: a write arriving meanwhile moves the entry to a copy (entry.ts).
+      const image = entry.lend();
       const carried = entry.takeDirty();
       this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
       try {
-        await this.device.write(entry.lba, image);
+        await this.device.write(entry.lba, image).finally(() => entry.giveBack(image));
       } catch (e) {
         entry.restoreDirty(carried);
         moved = this.relocate(entry, e);
@@ -563,11 +597,162 @@ export class PacketDevice implements BlockDevice {
   }
 
   /**
+   * Copy what the cache holds of sectors `lba + run` (for each of `runs`,
+   * relative to `lba`) into `out`; returns the runs still missing, coalesced,
+   * relative to `lba`. Read-ahead packets read here count as used.
+   */
+  private copyCached(lba: number, out: Buffer, runs: SectorRun[]): SectorRun[] {
+    const ss = this.sectorSize;
+    const spp = this.sectorsPerPacket;
+    const missing: SectorRun[] = [];
+    const miss = (start: number, n: number): void => {
+      const last = missing[missing.length - 1];
+      if (last && last.start + last.count === start) last.count += n;
+      else missing.push({ start, count: n });
+    };
+    for (const run of runs) {
+      let at = run.start;
+      const end = run.start + run.count;
+      while (at < end) {
+        const sector = lba + at;
+        const packet = Math.floor(sector / spp);
+        const first = sector - packet * spp;
+        const n = Math.min(spp - first, end - at);
+        const entry = this.lookup(packet);
+        if (!entry) {
+          miss(at, n);
+        } else {
+          if (entry.ahead) this.consumeAhead(entry);
+          for (const m of entry.copyOut(first, n, out, at * ss)) miss(at + m.start - first, m.count);
+        }
+        at += n;
+      }
+    }
+    return missing;
+  }
+
+  /** Read-ahead reads in flight over any of the `missing` runs (relative to `lba`). */
+  private inflightFor(lba: number, missing: SectorRun[]): Promise<void>[] {
+    const waits = new Set<Promise<void>>();
+    for (const run of missing) {
+      const first = Math.floor((lba + run.start) / this.sectorsPerPacket);
+      const last = Math.floor((lba + run.start + run.count - 1) / this.sectorsPerPacket);
+      for (let p = first; p <= last; p++) {
+        const w = this.raInflight.get(p);
+        if (w) waits.add(w);
+      }
+    }
+    return [...waits];
+  }
+
+  /**
+   * Follow the read pattern: true when this read continues a sequential stream
+   * long enough to read ahead of. A read elsewhere ends the stream: read-ahead
+   * not used yet is dropped (in flight: not kept when it lands).
+   */
+  private notePattern(lba: number, count: number): boolean {
+    if (this.readAheadLimit === 0 || count === 0) return false;
+    const continues = this.raStreak > 0 && lba === this.raNext;
+    if (continues) {
+      this.raStreak += count;
+    } else {
+      if (this.raAhead.size > 0 || this.raInflight.size > 0) this.dropAhead();
+      this.raStreak = count;
+      this.raWindow = 0;
+      this.raIssuedTo = 0;
+    }
+    this.raNext = lba + count;
+    return continues && this.raStreak * this.sectorSize >= 2 * this.packetBytes;
+  }
+
+  /**
+   * The reader of a stream has reached sector `from`: keep whole packets read
+   * ahead of it, up to a window that doubles from four packets to
+   * readAheadLimit. New read-ahead starts when less than half a window is left
+   * ahead of the reader; packets already cached or in flight are skipped.
+   */
+  private readAhead(from: number): void {
+    const spp = this.sectorsPerPacket;
+    const limitPackets = Math.max(1, Math.floor(this.readAheadLimit / this.packetBytes));
+    const nextPacket = Math.ceil(from / spp);
+    const issuedTo = Math.max(this.raIssuedTo, nextPacket);
+    const window = this.raWindow || Math.min(4, limitPackets);
+    if (this.raIssuedTo > nextPacket && issuedTo - nextPacket >= Math.ceil(window / 2)) return;
+    const lastPacket = packetCount(this.sectorCount, spp);
+    this.raWindow = Math.min(limitPackets, this.raWindow ? this.raWindow * 2 : window);
+    // Memory: what is in flight or unread counts against the window.
+    const room = this.raWindow - this.raInflightPackets - this.raAhead.size;
+    const end = Math.min(lastPacket, nextPacket + this.raWindow, issuedTo + Math.max(0, room));
+    let p = issuedTo;
+    while (p < end) {
+      if (!this.wantsReadAhead(p)) { p++; continue; }
+      const start = p;
+      while (p < end && this.wantsReadAhead(p)) p++;
+      this.startReadAhead(start, p - start);
+    }
+    this.raIssuedTo = Math.max(this.raIssuedTo, end);
+  }
+
+  /** Neither in flight nor wholly cached. */
+  private wantsReadAhead(packet: number): boolean {
+    if (this.raInflight.has(packet)) return false;
+    const e = this.active.get(packet) ?? this.clean.peek(packet);
+    return !e || e.presentCount < e.sectors;
+  }
+
+  /** One device read of `n` packets from `packet`, into the clean cache unless the stream ended meanwhile. */
+  private startReadAhead(packet: number, n: number): void {
+    const spp = this.sectorsPerPacket;
+    const lba = firstSectorOf(packet, spp);
+    const count = Math.min(n * spp, this.sectorCount - lba);
+    const gen = this.raGen;
+    const epochs = this.epochsOf(lba, count);
+    this.counters.readAheads++;
+    this.raInflightPackets += n;
+    const done = this.device.read(lba, count).then((data) => {
+      this.counters.bytesReadAhead += data.length;
+      if (gen !== this.raGen || this.closed) {
+        this.counters.bytesReadAheadDropped += data.length;
+        return;
+      }
+      this.fillFromRead(lba, data, epochs, true);
+    }, (e: unknown) => {
+      // The reader that wants these sectors reads them itself and gets the error.
+      debug('read-ahead of sectors %d+%d failed: %s', lba, count, (e as Error).message);
+    }).finally(() => {
+      this.raInflightPackets -= n;
+      for (let p = packet; p < packet + n; p++) if (this.raInflight.get(p) === done) this.raInflight.delete(p);
+    });
+    for (let p = packet; p < packet + n; p++) this.raInflight.set(p, done);
+  }
+
+  /** A reader used a packet read ahead. */
+  private consumeAhead(entry: PacketEntry): void {
+    entry.ahead = false;
+    this.raAhead.delete(entry);
+    this.counters.bytesReadAheadUsed += entry.presentCount * this.sectorSize;
+  }
+
+  /** The stream ended: forget read-ahead nobody read, and what is still in flight. */
+  private dropAhead(): void {
+    this.raGen++;
+    for (const e of this.raAhead) {
+      e.ahead = false;
+      if (this.clean.peek(e.packet) === e) {
+        this.clean.delete(e.packet);
+        this.counters.bytesReadAheadDropped += e.buf.length;
+      }
+    }
+    this.raAhead.clear();
+  }
+
+  /**
    * Keep what a read fetched from the device, into sectors not yet present. A
    * packet written out since the read began is skipped: the read may have seen
    * the disc before that write, and a fresh entry would take the old bytes.
+   * `ahead`: read-ahead, so new entries are marked as not read yet.
    */
-  private fillFromRead(lba: number, data: Buffer, epochs: Map<number, number>): void {
+  private fillFromRead(lba: number, data: Buffer, epochs: Map<number, number>, ahead: boolean): void {
     const ss = this.sectorSize;
     let off = 0;
     for (const span of explodeRange(lba * ss, data.length, this.packetBytes)) {
@@ -577,6 +762,10 @@ export class PacketDevice implements BlockDevice {
           entry = this.newEntry(span.packet);
           this.trimClean(entry.buf.length);
           this.clean.set(span.packet, entry);
+          if (ahead) {
+            entry.ahead = true;
+            this.raAhead.add(entry);
+          }
         }
         entry.install(span.skip / ss, span.length / ss, data, off);
       }

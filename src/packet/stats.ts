@@ -26,6 +26,12 @@ export interface PacketCounters {
   bytesReadGather: number;
   /** Written to the device (whole packets). */
   bytesDeviceWritten: number;
+  /** Device reads issued ahead of a sequential reader, and the bytes they read (not in bytesReadFromDevice). */
+  readAheads: number;
+  bytesReadAhead: number;
+  /** Of those, bytes in packets a reader then read, and bytes thrown away unread (the stream ended, or evicted). */
+  bytesReadAheadUsed: number;
+  bytesReadAheadDropped: number;
 }
 
 export function zeroCounters(): PacketCounters {
@@ -39,6 +45,10 @@ export function zeroCounters(): PacketCounters {
     bytesReadFromDevice: 0,
     bytesReadGather: 0,
     bytesDeviceWritten: 0,
+    readAheads: 0,
+    bytesReadAhead: 0,
+    bytesReadAheadUsed: 0,
+    bytesReadAheadDropped: 0,
   };
 }
 
