@@ -44,7 +44,7 @@ import { PacketEntry, type PacketState } from './entry';
 import { writeFailureKind, type WriteRemapper } from './remap';
 import { isScsiError } from '../drive/scsi/sense';
 import {
-  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, sectorsInPacket, sectorsPerPacket, type SectorRun,
+  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, sectorsInPacket, sectorsPerPacket, type PacketSpan, type SectorRun,
 } from './range';
 import {
   mostWritten, packetRewrites, wearHistogram, zeroCounters,
@@ -56,6 +56,8 @@ const debug = createDebug('pktfs:packet:device');
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const DEFAULT_READ_AHEAD_BYTES = 2 * 1024 * 1024;
+/** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
+const SPARE_BUFFERS = 32;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PacketDeviceOptions {
@@ -127,6 +129,14 @@ export interface PacketRemap {
   to: number;
 }
 
+/** What fetch() read: the packets' spans, their bytes, new entries read whole (or null), and the epochs before. */
+interface Fetched {
+  spans: PacketSpan[];
+  bufs: Buffer[];
+  fresh: (PacketEntry | null)[];
+  epochs: Map<number, number>;
+}
+
 export class PacketDevice implements BlockDevice {
   readonly sectorSize: number;
   readonly sectorCount: number;
@@ -170,6 +180,8 @@ export class PacketDevice implements BlockDevice {
   private raInflightPackets = 0;
   /** Cached packets filled by read-ahead that no reader has read yet. */
   private readonly raAhead = new Set<PacketEntry>();
+  /** Memory of retired entries, for new ones. */
+  private readonly spareBufs: Buffer[] = [];
   private closed = false;
 
   constructor(readonly device: BlockDevice, opts: PacketDeviceOptions = {}) {
@@ -215,12 +227,14 @@ export class PacketDevice implements BlockDevice {
     this.counters.bytesReadFromCache += out.length - missing.reduce((s, r) => s + r.count * ss, 0);
     if (streaming) this.readAhead(lba + count);
     await Promise.all(missing.map(async (run) => {
-      const start = lba + run.start;
-      const epochs = this.epochsOf(start, run.count);
-      const data = await this.device.read(start, run.count);
-      this.counters.bytesReadFromDevice += data.length;
-      data.copy(out, run.start * ss);
-      this.fillFromRead(start, data, epochs, false);
+      const got = await this.fetch(lba + run.start, run.count);
+      this.counters.bytesReadFromDevice += run.count * ss;
+      let at = run.start * ss;
+      for (const b of got.bufs) {
+        b.copy(out, at);
+        at += b.length;
+      }
+      this.keep(got, false);
     }));
     return out;
   }
@@ -285,8 +299,10 @@ export class PacketDevice implements BlockDevice {
     await this.flush();
     this.cancelIdleTimer();
     this.closed = true;
+    // Read-ahead still in flight must not reach a closed device's handle.
     await Promise.allSettled(new Set(this.raInflight.values()));
     this.clean.clear();
+    this.spareBufs.length = 0;
     await this.device.close();
   }
 
@@ -370,7 +386,18 @@ export class PacketDevice implements BlockDevice {
 
   private newEntry(packet: number): PacketEntry {
     const sectors = sectorsInPacket(packet, this.sectorsPerPacket, this.sectorCount);
-    return new PacketEntry(packet, firstSectorOf(packet, this.sectorsPerPacket), sectors, this.sectorSize);
+    const reuse = sectors === this.sectorsPerPacket ? this.spareBufs.pop() : undefined;
+    return new PacketEntry(packet, firstSectorOf(packet, this.sectorsPerPacket), sectors, this.sectorSize, reuse);
+  }
+
+  /**
+   * A clean entry left the cache and nothing refers to it any more: keep its
+   * memory for the next new entry (allocating packet buffers is what costs on
+   * a stream, more than copying into them).
+   */
+  private retire(e: PacketEntry): void {
+    if (e.isLent || e.buf.length !== this.packetBytes || this.spareBufs.length >= SPARE_BUFFERS) return;
+    this.spareBufs.push(e.buf);
   }
 
   /** Take `packet` out of the clean cache (or make it) into the active set, for a write. */
@@ -387,11 +414,13 @@ export class PacketDevice implements BlockDevice {
   private trimClean(extra: number): void {
     while (this.clean.size > 0 && this.clean.calculatedSize + this.activeBytes + extra > this.cacheBytes) {
       const e = this.clean.pop();
-      if (e?.ahead) {
+      if (!e) break;
+      if (e.ahead) {
         e.ahead = false;
         this.raAhead.delete(e);
         this.counters.bytesReadAheadDropped += e.buf.length;
       }
+      this.retire(e);
     }
   }
 
@@ -706,16 +735,15 @@ export class PacketDevice implements BlockDevice {
     const lba = firstSectorOf(packet, spp);
     const count = Math.min(n * spp, this.sectorCount - lba);
     const gen = this.raGen;
-    const epochs = this.epochsOf(lba, count);
     this.counters.readAheads++;
     this.raInflightPackets += n;
-    const done = this.device.read(lba, count).then((data) => {
-      this.counters.bytesReadAhead += data.length;
+    const done = this.fetch(lba, count).then((got) => {
+      this.counters.bytesReadAhead += count * this.sectorSize;
       if (gen !== this.raGen || this.closed) {
-        this.counters.bytesReadAheadDropped += data.length;
+        this.counters.bytesReadAheadDropped += count * this.sectorSize;
         return;
       }
-      this.fillFromRead(lba, data, epochs, true);
+      this.keep(got, true);
     }, (e: unknown) => {
       // The reader that wants these sectors reads them itself and gets the error.
       debug('read-ahead of sectors %d+%d failed: %s', lba, count, (e as Error).message);
@@ -741,36 +769,69 @@ export class PacketDevice implements BlockDevice {
       if (this.clean.peek(e.packet) === e) {
         this.clean.delete(e.packet);
         this.counters.bytesReadAheadDropped += e.buf.length;
+        this.retire(e);
       }
     }
     this.raAhead.clear();
   }
 
   /**
-   * Keep what a read fetched from the device, into sectors not yet present. A
-   * packet written out since the read began is skipped: the read may have seen
-   * the disc before that write, and a fresh entry would take the old bytes.
-   * `ahead`: read-ahead, so new entries are marked as not read yet.
+   * Read sectors [lba, lba+count) from the device, packet by packet: a whole
+   * packet with nothing cached is read straight into a new entry (detached
+   * until keep()) when the device can read into buffers; everything else
+   * into buffers of the read's own. The write-out epochs are taken first.
    */
-  private fillFromRead(lba: number, data: Buffer, epochs: Map<number, number>, ahead: boolean): void {
+  private async fetch(lba: number, count: number): Promise<Fetched> {
     const ss = this.sectorSize;
-    let off = 0;
-    for (const span of explodeRange(lba * ss, data.length, this.packetBytes)) {
-      if ((this.epochs.get(span.packet) ?? 0) === epochs.get(span.packet)) {
-        let entry = this.lookup(span.packet);
-        if (!entry) {
-          entry = this.newEntry(span.packet);
-          this.trimClean(entry.buf.length);
-          this.clean.set(span.packet, entry);
-          if (ahead) {
-            entry.ahead = true;
-            this.raAhead.add(entry);
-          }
-        }
-        entry.install(span.skip / ss, span.length / ss, data, off);
-      }
-      off += span.length;
+    const epochs = this.epochsOf(lba, count);
+    const spans = explodeRange(lba * ss, count * ss, this.packetBytes);
+    const fresh: (PacketEntry | null)[] = [];
+    let bufs: Buffer[];
+    if (this.device.readInto) {
+      bufs = spans.map((span) => {
+        const whole = span.skip === 0 && span.length === sectorsInPacket(span.packet, this.sectorsPerPacket, this.sectorCount) * ss;
+        const entry = whole && !this.lookup(span.packet) ? this.newEntry(span.packet) : null;
+        fresh.push(entry);
+        return entry ? entry.buf : Buffer.allocUnsafe(span.length);
+      });
+      await this.device.readInto(lba, bufs);
+    } else {
+      const data = await this.device.read(lba, count);
+      let off = 0;
+      bufs = spans.map((span) => {
+        fresh.push(null);
+        off += span.length;
+        return data.subarray(off - span.length, off);
+      });
     }
+    return { spans, bufs, fresh, epochs };
+  }
+
+  /**
+   * Keep what fetch() read, into sectors not yet present. A packet written out
+   * since the read began is skipped: the read may have seen the disc before
+   * that write, and a fresh entry would take the old bytes. `ahead`: read-ahead,
+   * so new entries are marked as not read yet.
+   */
+  private keep(got: Fetched, ahead: boolean): void {
+    const ss = this.sectorSize;
+    got.spans.forEach((span, i) => {
+      if ((this.epochs.get(span.packet) ?? 0) !== got.epochs.get(span.packet)) return;
+      let entry = this.lookup(span.packet);
+      if (!entry) {
+        const fresh = got.fresh[i];
+        entry = fresh ?? this.newEntry(span.packet);
+        if (fresh) fresh.filledWhole();
+        this.trimClean(entry.buf.length);
+        this.clean.set(span.packet, entry);
+        if (ahead) {
+          entry.ahead = true;
+          this.raAhead.add(entry);
+        }
+        if (fresh) return;
+      }
+      entry.install(span.skip / ss, span.length / ss, got.bufs[i], 0);
+    });
   }
 
   // ---- misc ---------------------------------------------------------------------

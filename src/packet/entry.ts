@@ -45,9 +45,11 @@ export class PacketEntry {
     /** Sectors of this packet that exist on the device (fewer for a partial last packet). */
     readonly sectors: number,
     readonly sectorSize: number,
+    /** Memory to use (sectors * sectorSize bytes, contents irrelevant): a retired entry's, say. */
+    buf?: Buffer,
   ) {
     // Unzeroed: a sector's bytes are only ever read once it is present.
-    this.buf = Buffer.allocUnsafeSlow(sectors * sectorSize);
+    this.buf = buf?.length === sectors * sectorSize ? buf : Buffer.allocUnsafeSlow(sectors * sectorSize);
     this.present = new Uint8Array(sectors);
     this.dirty = new Uint8Array(sectors);
   }
@@ -140,6 +142,11 @@ export class PacketEntry {
     if (lent === this.buf) this.lent = false;
   }
 
+  /** buf is lent to a write in flight (so it must not be reused elsewhere). */
+  get isLent(): boolean {
+    return this.lent;
+  }
+
   /** Before changing buf: stop sharing it with a write in flight. */
   private own(): void {
     if (!this.lent) return;
@@ -147,6 +154,15 @@ export class PacketEntry {
     this.buf.copy(copy);
     this.buf = copy;
     this.lent = false;
+  }
+
+  /**
+   * Every sector now holds what the device holds: buf was just read whole
+   * from it, before anything else touched the entry (a fresh entry only).
+   */
+  filledWhole(): void {
+    this.present.fill(1);
+    this.presentCount = this.sectors;
   }
 
   /** Runs of sectors not present: what a read gather has to fetch. */
