@@ -70,7 +70,7 @@ describe('read-ahead', () => {
     expect(s.dev.stats().readAheads).toBeGreaterThan(0);
     // Device reads never reach further ahead of the reader than the limit (plus the packet it is in).
     expect(lead * SS).toBeLessThanOrEqual(limit + PB);
-    expect(new PacketDevice(new MemoryDevice({ sectorSize: SS, sectors: 64 }), { packetBytes: PB, cacheBytes: 16 * PB, readAheadBytes: 1 << 30 }).readAheadLimit).toBe(4 * PB);
+    expect(new PacketDevice(new MemoryDevice({ sectorSize: SS, sectorCount: 64 }), { packetBytes: PB, cacheBytes: 16 * PB, readAheadBytes: 1 << 30 }).readAheadLimit).toBe(4 * PB);
   });
 
   test('readAheadBytes 0: no read-ahead, every miss is read as asked', async () => {
