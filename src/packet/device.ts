@@ -55,7 +55,7 @@ const debug = createDebug('pktfs:packet:device');
 
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
-export const DEFAULT_READ_AHEAD_BYTES = 2 * 1024 * 1024;
+export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
 const SPARE_BUFFERS = 32;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -70,7 +70,7 @@ export interface PacketDeviceOptions {
   /** Write dirty packets back after this long without writes; default 1000 ms; Infinity (or over 2^31-1): never. */
   flushDelayMs?: number;
   /**
-   * Most bytes to read ahead of a sequential reader; default 2 MiB, at most a
+   * Most bytes to read ahead of a sequential reader; default 4 MiB, at most a
    * quarter of cacheBytes, at least one packet; 0 turns read-ahead off.
    */
   readAheadBytes?: number;
