@@ -58,6 +58,8 @@ export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
 const SPARE_BUFFERS = 32;
+/** How far from a stream's front a read may land and still continue it: twice the kernel's read-ahead (fuse/readahead.ts), whose requests arrive in any order. */
+const REORDER_BYTES = 2 * 1024 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PacketDeviceOptions {
@@ -225,7 +227,7 @@ export class PacketDevice implements BlockDevice {
     }
     this.counters.bytesRead += out.length;
     this.counters.bytesReadFromCache += out.length - missing.reduce((s, r) => s + r.count * ss, 0);
-    if (streaming) this.readAhead(lba + count);
+    if (streaming) this.readAhead(this.raNext);
     await Promise.all(missing.map(async (run) => {
       const got = await this.fetch(lba + run.start, run.count);
       this.counters.bytesReadFromDevice += run.count * ss;
@@ -681,17 +683,23 @@ export class PacketDevice implements BlockDevice {
    */
   private notePattern(lba: number, count: number): boolean {
     if (this.readAheadLimit === 0 || count === 0) return false;
-    const continues = this.raStreak > 0 && lba === this.raNext;
+    // The kernel sends the requests of its own read-ahead at once and they may reach us out of
+    // order: a read near the stream's front (within REORDER_BYTES either side) continues it.
+    const slack = Math.floor(Math.min(REORDER_BYTES, this.readAheadLimit) / this.sectorSize);
+    const continues = this.raStreak > 0 && lba >= this.raNext - slack && lba <= this.raNext + slack;
+    // A read that does not go past the front (a late request, a re-read) keeps the stream but starts nothing.
+    const advances = lba + count > this.raNext;
     if (continues) {
       this.raStreak += count;
+      this.raNext = Math.max(this.raNext, lba + count);
     } else {
       if (this.raAhead.size > 0 || this.raInflight.size > 0) this.dropAhead();
       this.raStreak = count;
       this.raWindow = 0;
       this.raIssuedTo = 0;
+      this.raNext = lba + count;
     }
-    this.raNext = lba + count;
-    return continues && this.raStreak * this.sectorSize >= 2 * this.packetBytes;
+    return continues && advances && this.raStreak * this.sectorSize >= 2 * this.packetBytes;
   }
 
   /**
