@@ -68,7 +68,8 @@ export class ImageDevice implements BlockDevice {
       throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
     const len = count * this.sectorSize;
-    const buf = Buffer.alloc(len);
+    // Filled to the end below, or the read fails.
+    const buf = Buffer.allocUnsafe(len);
     let done = 0;
     while (done < len) {
       const { bytesRead } = await this.fh.read(buf, done, len - done, lba * this.sectorSize + done);
@@ -76,6 +77,22 @@ export class ImageDevice implements BlockDevice {
       done += bytesRead;
     }
     return buf;
+  }
+
+  async readInto(lba: number, targets: Buffer[]): Promise<void> {
+    const len = targets.reduce((n, t) => n + t.length, 0);
+    const count = len / this.sectorSize;
+    if (!Number.isSafeInteger(count) || lba < 0 || lba + count > this.sectorCount) {
+      throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
+    }
+    let bufs = targets;
+    let done = 0;
+    while (done < len) {
+      const { bytesRead } = await this.fh.readv(bufs, lba * this.sectorSize + done);
+      if (bytesRead === 0) throw new FsError('EIO', `short read at sector ${lba + Math.floor(done / this.sectorSize)}`);
+      done += bytesRead;
+      if (done < len) bufs = rest(targets, done);
+    }
   }
 
   async write(lba: number, data: Buffer): Promise<void> {
@@ -101,4 +118,15 @@ export class ImageDevice implements BlockDevice {
   async close(): Promise<void> {
     await this.fh.close();
   }
+}
+
+/** What of `targets` lies past their first `skip` bytes. */
+function rest(targets: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const t of targets) {
+    if (skip >= t.length) { skip -= t.length; continue; }
+    out.push(skip > 0 ? t.subarray(skip) : t);
+    skip = 0;
+  }
+  return out;
 }

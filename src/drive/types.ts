@@ -16,6 +16,12 @@ export interface BlockDevice {
   readonly maxTransferBytes?: number;
   /** Read `count` sectors starting at `lba`. Throws FsError('EIO') past the end or on a device error. */
   read(lba: number, count: number): Promise<Buffer>;
+  /**
+   * Optional: read consecutive sectors from `lba` straight into `targets`, one
+   * after another (each a whole number of sectors), as one request; what read()
+   * does, without a buffer of its own to copy from. Same errors as read().
+   */
+  readInto?(lba: number, targets: Buffer[]): Promise<void>;
   /** Write whole sectors starting at `lba`; `data.length` is a multiple of sectorSize. */
   write(lba: number, data: Buffer): Promise<void>;
   /** Make everything written so far durable (fsync / SYNCHRONIZE CACHE). */

@@ -12,6 +12,7 @@ import createDebug from 'debug';
 import { FsError } from '../errors';
 import { isWritable, type Volume } from '../udf/types';
 import { OpsContext } from './context';
+import { raiseKernelReadAhead } from './readahead';
 import { attrOps } from './ops-attr';
 import { dirOps } from './ops-dir';
 import { fileOps } from './ops-file';
@@ -130,6 +131,8 @@ export class PktfsMount {
     const fresh = [...(await fuseFds())].filter((fd) => !before.has(fd));
     const entry = (await readMountinfo()).filter((m) => m.mountPoint === real && m.fsType === 'fuse.pktfs').pop();
     debug('mounted %s on %s: mount id %s, fuse fd %s', settings.source, real, entry?.id, fresh[0]);
+    // Several read requests in flight instead of one (readahead.ts); best effort.
+    if (entry) await raiseKernelReadAhead(entry.device);
     const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? DEFAULT_POLL_MS);
     if (shadowed) mount.warnings.push(shadowed);
     return mount;

@@ -7,6 +7,8 @@ import { promises as fsp } from 'fs';
 export interface MountEntry {
   /** Unique ID of the mount while it exists (field 1). */
   id: number;
+  /** The filesystem's device, MAJOR:MINOR (field 3). */
+  device: string;
   /** Mount point, unescaped (field 5). */
   mountPoint: string;
   /** Per-mount options such as ro, noatime (field 6). */
@@ -31,6 +33,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     if (sep < 0 || f.length < sep + 3) continue;
     out.push({
       id: Number(f[0]),
+      device: f[2],
       mountPoint: unescape(f[4]),
       mountOptions: f[5].split(','),
       fsType: f[sep + 1],

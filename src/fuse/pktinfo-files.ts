@@ -231,6 +231,7 @@ export function cacheText(p: PacketDeviceStats): string {
     `\tdirty limit:\t\t${kb(p.dirtyLimitBytes)}`,
     `\tpacket size:\t\t${kb(p.packetBytes)}`,
     `\tidle flush:\t\t${p.flushDelayMs === null ? 'off' : `${p.flushDelayMs}ms`}`,
+    `\tread-ahead:\t\t${p.readAheadLimitBytes ? kb(p.readAheadLimitBytes) : 'off'}`,
     '',
     'Use:',
     `\tcached:\t\t\t${p.cachedPackets} packets, ${kb(p.cachedBytes)} (${pct(p.cachedBytes, p.cacheBytes)})`,
@@ -239,6 +240,7 @@ export function cacheText(p: PacketDeviceStats): string {
     `\tread:\t\t\t${kb(p.bytesRead)}`,
     `\tread from cache:\t${kb(p.bytesReadFromCache)} (${pct(p.bytesReadFromCache, p.bytesRead)})`,
     `\tread from device:\t${kb(p.bytesReadFromDevice)}`,
+    `\tread ahead:\t\t${kb(p.bytesReadAhead)} in ${p.readAheads} reads, used ${kb(p.bytesReadAheadUsed)}, dropped ${kb(p.bytesReadAheadDropped)}`,
     '',
   ].join('\n');
 }

@@ -50,7 +50,7 @@ import { PacketEntry, type PacketState } from './entry';
 import { writeFailureKind, type WriteRemapper } from './remap';
 import { isScsiError } from '../drive/scsi/sense';
 import {
-  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, runsWhere, sectorsInPacket, sectorsPerPacket,
+  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, sectorsInPacket, sectorsPerPacket, type PacketSpan, type SectorRun,
 } from './range';
 import {
   mostWritten, packetRewrites, wearHistogram, zeroCounters,
@@ -62,6 +62,11 @@ const debug = createDebug('pktfs:packet:device');
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const DEFAULT_MAX_RUN_BYTES = 256 * 1024;
+export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
+const SPARE_BUFFERS = 32;
+/** How far from a stream's front a read may land and still continue it: twice the kernel's read-ahead (fuse/readahead.ts), whose requests arrive in any order. */
+const REORDER_BYTES = 2 * 1024 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PacketDeviceOptions {
@@ -73,6 +78,11 @@ export interface PacketDeviceOptions {
   dirtyBytes?: number;
   /** Write dirty packets back after this long without writes; default 1000 ms; Infinity (or over 2^31-1): never. */
   flushDelayMs?: number;
+  /**
+   * Most bytes to read ahead of a sequential reader; default 4 MiB, at most a
+   * quarter of cacheBytes, at least one packet; 0 turns read-ahead off.
+   */
+  readAheadBytes?: number;
   /**
    * Longest device write of consecutive packets written together, in bytes (whole packets, at
    * least one); default the device's maxTransferBytes, else DEFAULT_MAX_RUN_BYTES.
@@ -99,6 +109,8 @@ export interface PacketDeviceStats extends PacketCounters {
   dirtyLimitBytes: number;
   /** Idle delay before write-back; null when idle write-back is off. */
   flushDelayMs: number | null;
+  /** Most bytes read ahead of a sequential reader; 0 when read-ahead is off. */
+  readAheadLimitBytes: number;
   /** Same values as the byte counters, in kB as pktcdvd printed them. */
   kbWritten: number;
   kbRead: number;
@@ -139,6 +151,14 @@ export interface PacketRemap {
   to: number;
 }
 
+/** What fetch() read: the packets' spans, their bytes, new entries read whole (or null), and the epochs before. */
+interface Fetched {
+  spans: PacketSpan[];
+  bufs: Buffer[];
+  fresh: (PacketEntry | null)[];
+  epochs: Map<number, number>;
+}
+
 export class PacketDevice implements BlockDevice {
   readonly sectorSize: number;
   readonly sectorCount: number;
@@ -172,6 +192,22 @@ export class PacketDevice implements BlockDevice {
   /** Snapshots waiting for the device write step, in the order they came. */
   private submitted: Submission[] = [];
   private clock = 0;
+  /** Most bytes read ahead of a sequential reader (in flight and not read yet together); 0: none. */
+  readonly readAheadLimit: number;
+  /** The sector after the last read, the sectors read in sequence up to it, and the stream's generation. */
+  private raNext = -1;
+  private raStreak = 0;
+  private raGen = 0;
+  /** Read-ahead window (packets) and the packet before which read-ahead has been issued. */
+  private raWindow = 0;
+  private raIssuedTo = 0;
+  /** Read-ahead reads in flight, by packet; how many packets they cover. */
+  private readonly raInflight = new Map<number, Promise<void>>();
+  private raInflightPackets = 0;
+  /** Cached packets filled by read-ahead that no reader has read yet. */
+  private readonly raAhead = new Set<PacketEntry>();
+  /** Memory of retired entries, for new ones. */
+  private readonly spareBufs: Buffer[] = [];
   private closed = false;
 
   constructor(readonly device: BlockDevice, opts: PacketDeviceOptions = {}) {
@@ -187,6 +223,8 @@ export class PacketDevice implements BlockDevice {
     this.flushDelayMs = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
     const run = opts.maxRunBytes ?? device.maxTransferBytes ?? DEFAULT_MAX_RUN_BYTES;
     this.maxRunBytes = Math.max(1, Math.floor(run / this.packetBytes)) * this.packetBytes;
+    const ra = opts.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
+    this.readAheadLimit = ra <= 0 ? 0 : Math.max(this.packetBytes, Math.min(ra, Math.floor(this.cacheBytes / 4)));
     this.clean = new LRUCache<number, PacketEntry>({
       maxSize: this.cacheBytes,
       sizeCalculation: (e) => e.buf.length,
@@ -201,28 +239,30 @@ export class PacketDevice implements BlockDevice {
       throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
     const ss = this.sectorSize;
-    const out = Buffer.alloc(count * ss);
-    const missing = new Uint8Array(count);
-    for (const span of explodeRange(lba * ss, count * ss, this.packetBytes)) {
-      const entry = this.lookup(span.packet);
-      const first = span.skip / ss;
-      const n = span.length / ss;
-      const at = firstSectorOf(span.packet, this.sectorsPerPacket) + first - lba;
-      for (let i = 0; i < n; i++) {
-        if (entry && entry.present[first + i]) entry.buf.copy(out, (at + i) * ss, (first + i) * ss, (first + i + 1) * ss);
-        else missing[at + i] = 1;
+    const streaming = this.notePattern(lba, count);
+    // Every byte is filled below: from a cached packet or from a device read.
+    const out = Buffer.allocUnsafe(count * ss);
+    let missing = this.copyCached(lba, out, [{ start: 0, count }]);
+    if (missing.length > 0 && this.raInflight.size > 0) {
+      // Read-ahead already on its way for some of it: wait for that rather than read twice.
+      const waits = this.inflightFor(lba, missing);
+      if (waits.length > 0) {
+        await Promise.all(waits);
+        missing = this.copyCached(lba, out, missing);
       }
     }
     this.counters.bytesRead += out.length;
-    const runs = runsWhere(count, (i) => missing[i] === 1);
-    this.counters.bytesReadFromCache += out.length - runs.reduce((s, r) => s + r.count * ss, 0);
-    await Promise.all(runs.map(async (run) => {
-      const start = lba + run.start;
-      const epochs = this.epochsOf(start, run.count);
-      const data = await this.device.read(start, run.count);
-      this.counters.bytesReadFromDevice += data.length;
-      data.copy(out, run.start * ss);
-      this.fillFromRead(start, data, epochs);
+    this.counters.bytesReadFromCache += out.length - missing.reduce((s, r) => s + r.count * ss, 0);
+    if (streaming) this.readAhead(this.raNext);
+    await Promise.all(missing.map(async (run) => {
+      const got = await this.fetch(lba + run.start, run.count);
+      this.counters.bytesReadFromDevice += run.count * ss;
+      let at = run.start * ss;
+      for (const b of got.bufs) {
+        b.copy(out, at);
+        at += b.length;
+      }
+      this.keep(got, false);
     }));
     return out;
   }
@@ -287,7 +327,10 @@ export class PacketDevice implements BlockDevice {
     await this.flush();
     this.cancelIdleTimer();
     this.closed = true;
+    // Read-ahead still in flight must not reach a closed device's handle.
+    await Promise.allSettled(new Set(this.raInflight.values()));
     this.clean.clear();
+    this.spareBufs.length = 0;
     await this.device.close();
   }
 
@@ -315,6 +358,7 @@ export class PacketDevice implements BlockDevice {
       cacheBytes: this.cacheBytes,
       dirtyLimitBytes: this.dirtyLimit,
       flushDelayMs: this.flushDelayMs <= MAX_TIMER_MS ? this.flushDelayMs : null,
+      readAheadLimitBytes: this.readAheadLimit,
       ...c,
       kbWritten: kb(c.bytesWritten),
       kbRead: kb(c.bytesRead),
@@ -370,7 +414,18 @@ export class PacketDevice implements BlockDevice {
 
   private newEntry(packet: number): PacketEntry {
     const sectors = sectorsInPacket(packet, this.sectorsPerPacket, this.sectorCount);
-    return new PacketEntry(packet, firstSectorOf(packet, this.sectorsPerPacket), sectors, this.sectorSize);
+    const reuse = sectors === this.sectorsPerPacket ? this.spareBufs.pop() : undefined;
+    return new PacketEntry(packet, firstSectorOf(packet, this.sectorsPerPacket), sectors, this.sectorSize, reuse);
+  }
+
+  /**
+   * A clean entry left the cache and nothing refers to it any more: keep its
+   * memory for the next new entry (allocating packet buffers is what costs on
+   * a stream, more than copying into them).
+   */
+  private retire(e: PacketEntry): void {
+    if (e.isLent || e.buf.length !== this.packetBytes || this.spareBufs.length >= SPARE_BUFFERS) return;
+    this.spareBufs.push(e.buf);
   }
 
   /** Take `packet` out of the clean cache (or make it) into the active set, for a write. */
@@ -385,7 +440,16 @@ export class PacketDevice implements BlockDevice {
 
   /** Drop least recently used clean packets until `extra` more bytes fit in cacheBytes. */
   private trimClean(extra: number): void {
-    while (this.clean.size > 0 && this.clean.calculatedSize + this.activeBytes + extra > this.cacheBytes) this.clean.pop();
+    while (this.clean.size > 0 && this.clean.calculatedSize + this.activeBytes + extra > this.cacheBytes) {
+      const e = this.clean.pop();
+      if (!e) break;
+      if (e.ahead) {
+        e.ahead = false;
+        this.raAhead.delete(e);
+        this.counters.bytesReadAheadDropped += e.buf.length;
+      }
+      this.retire(e);
+    }
   }
 
   /** Back to the clean LRU once nothing is dirty or pending; a packet fully dirtied again goes straight back out. */
@@ -470,11 +534,12 @@ export class PacketDevice implements BlockDevice {
         }));
       }
       entry.phase = 'writing';
-      const image = Buffer.from(entry.buf);
+      // The entry's own bytes, not a copy: a write arriving meanwhile moves the entry to a copy (entry.ts).
+      const image = entry.lend();
       const carried = entry.takeDirty();
       this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
       try {
-        await this.writeStep(entry, image);
+        await this.writeStep(entry, image).finally(() => entry.giveBack(image));
       } catch (e) {
         entry.restoreDirty(carried);
         moved = this.relocate(entry, e);
@@ -657,25 +722,218 @@ export class PacketDevice implements BlockDevice {
   }
 
   /**
-   * Keep what a read fetched from the device, into sectors not yet present. A
-   * packet written out since the read began is skipped: the read may have seen
-   * the disc before that write, and a fresh entry would take the old bytes.
+   * Copy what the cache holds of sectors `lba + run` (for each of `runs`,
+   * relative to `lba`) into `out`; returns the runs still missing, coalesced,
+   * relative to `lba`. Read-ahead packets read here count as used.
    */
-  private fillFromRead(lba: number, data: Buffer, epochs: Map<number, number>): void {
+  private copyCached(lba: number, out: Buffer, runs: SectorRun[]): SectorRun[] {
     const ss = this.sectorSize;
-    let off = 0;
-    for (const span of explodeRange(lba * ss, data.length, this.packetBytes)) {
-      if ((this.epochs.get(span.packet) ?? 0) === epochs.get(span.packet)) {
-        let entry = this.lookup(span.packet);
+    const spp = this.sectorsPerPacket;
+    const missing: SectorRun[] = [];
+    const miss = (start: number, n: number): void => {
+      const last = missing[missing.length - 1];
+      if (last && last.start + last.count === start) last.count += n;
+      else missing.push({ start, count: n });
+    };
+    for (const run of runs) {
+      let at = run.start;
+      const end = run.start + run.count;
+      while (at < end) {
+        const sector = lba + at;
+        const packet = Math.floor(sector / spp);
+        const first = sector - packet * spp;
+        const n = Math.min(spp - first, end - at);
+        const entry = this.lookup(packet);
         if (!entry) {
-          entry = this.newEntry(span.packet);
-          this.trimClean(entry.buf.length);
-          this.clean.set(span.packet, entry);
+          miss(at, n);
+        } else {
+          if (entry.ahead) this.consumeAhead(entry);
+          for (const m of entry.copyOut(first, n, out, at * ss)) miss(at + m.start - first, m.count);
         }
-        entry.install(span.skip / ss, span.length / ss, data, off);
+        at += n;
       }
-      off += span.length;
     }
+    return missing;
+  }
+
+  /** Read-ahead reads in flight over any of the `missing` runs (relative to `lba`). */
+  private inflightFor(lba: number, missing: SectorRun[]): Promise<void>[] {
+    const waits = new Set<Promise<void>>();
+    for (const run of missing) {
+      const first = Math.floor((lba + run.start) / this.sectorsPerPacket);
+      const last = Math.floor((lba + run.start + run.count - 1) / this.sectorsPerPacket);
+      for (let p = first; p <= last; p++) {
+        const w = this.raInflight.get(p);
+        if (w) waits.add(w);
+      }
+    }
+    return [...waits];
+  }
+
+  /**
+   * Follow the read pattern: true when this read continues a sequential stream
+   * long enough to read ahead of. A read elsewhere ends the stream: read-ahead
+   * not used yet is dropped (in flight: not kept when it lands).
+   */
+  private notePattern(lba: number, count: number): boolean {
+    if (this.readAheadLimit === 0 || count === 0) return false;
+    // The kernel sends the requests of its own read-ahead at once and they may reach us out of
+    // order: a read near the stream's front (within REORDER_BYTES either side) continues it.
+    const slack = Math.floor(Math.min(REORDER_BYTES, this.readAheadLimit) / this.sectorSize);
+    const continues = this.raStreak > 0 && lba >= this.raNext - slack && lba <= this.raNext + slack;
+    // A read that does not go past the front (a late request, a re-read) keeps the stream but starts nothing.
+    const advances = lba + count > this.raNext;
+    if (continues) {
+      this.raStreak += count;
+      this.raNext = Math.max(this.raNext, lba + count);
+    } else {
+      if (this.raAhead.size > 0 || this.raInflight.size > 0) this.dropAhead();
+      this.raStreak = count;
+      this.raWindow = 0;
+      this.raIssuedTo = 0;
+      this.raNext = lba + count;
+    }
+    return continues && advances && this.raStreak * this.sectorSize >= 2 * this.packetBytes;
+  }
+
+  /**
+   * The reader of a stream has reached sector `from`: keep whole packets read
+   * ahead of it, up to a window that doubles from four packets to
+   * readAheadLimit. New read-ahead starts when less than half a window is left
+   * ahead of the reader; packets already cached or in flight are skipped.
+   */
+  private readAhead(from: number): void {
+    const spp = this.sectorsPerPacket;
+    const limitPackets = Math.max(1, Math.floor(this.readAheadLimit / this.packetBytes));
+    const nextPacket = Math.ceil(from / spp);
+    const issuedTo = Math.max(this.raIssuedTo, nextPacket);
+    const window = this.raWindow || Math.min(4, limitPackets);
+    if (this.raIssuedTo > nextPacket && issuedTo - nextPacket >= Math.ceil(window / 2)) return;
+    const lastPacket = packetCount(this.sectorCount, spp);
+    this.raWindow = Math.min(limitPackets, this.raWindow ? this.raWindow * 2 : window);
+    // Memory: what is in flight or unread counts against the window.
+    const room = this.raWindow - this.raInflightPackets - this.raAhead.size;
+    const end = Math.min(lastPacket, nextPacket + this.raWindow, issuedTo + Math.max(0, room));
+    let p = issuedTo;
+    while (p < end) {
+      if (!this.wantsReadAhead(p)) { p++; continue; }
+      const start = p;
+      while (p < end && this.wantsReadAhead(p)) p++;
+      this.startReadAhead(start, p - start);
+    }
+    this.raIssuedTo = Math.max(this.raIssuedTo, end);
+  }
+
+  /** Neither in flight nor wholly cached. */
+  private wantsReadAhead(packet: number): boolean {
+    if (this.raInflight.has(packet)) return false;
+    const e = this.active.get(packet) ?? this.clean.peek(packet);
+    return !e || e.presentCount < e.sectors;
+  }
+
+  /** One device read of `n` packets from `packet`, into the clean cache unless the stream ended meanwhile. */
+  private startReadAhead(packet: number, n: number): void {
+    const spp = this.sectorsPerPacket;
+    const lba = firstSectorOf(packet, spp);
+    const count = Math.min(n * spp, this.sectorCount - lba);
+    const gen = this.raGen;
+    this.counters.readAheads++;
+    this.raInflightPackets += n;
+    const done = this.fetch(lba, count).then((got) => {
+      this.counters.bytesReadAhead += count * this.sectorSize;
+      if (gen !== this.raGen || this.closed) {
+        this.counters.bytesReadAheadDropped += count * this.sectorSize;
+        return;
+      }
+      this.keep(got, true);
+    }, (e: unknown) => {
+      // The reader that wants these sectors reads them itself and gets the error.
+      debug('read-ahead of sectors %d+%d failed: %s', lba, count, (e as Error).message);
+    }).finally(() => {
+      this.raInflightPackets -= n;
+      for (let p = packet; p < packet + n; p++) if (this.raInflight.get(p) === done) this.raInflight.delete(p);
+    });
+    for (let p = packet; p < packet + n; p++) this.raInflight.set(p, done);
+  }
+
+  /** A reader used a packet read ahead. */
+  private consumeAhead(entry: PacketEntry): void {
+    entry.ahead = false;
+    this.raAhead.delete(entry);
+    this.counters.bytesReadAheadUsed += entry.presentCount * this.sectorSize;
+  }
+
+  /** The stream ended: forget read-ahead nobody read, and what is still in flight. */
+  private dropAhead(): void {
+    this.raGen++;
+    for (const e of this.raAhead) {
+      e.ahead = false;
+      if (this.clean.peek(e.packet) === e) {
+        this.clean.delete(e.packet);
+        this.counters.bytesReadAheadDropped += e.buf.length;
+        this.retire(e);
+      }
+    }
+    this.raAhead.clear();
+  }
+
+  /**
+   * Read sectors [lba, lba+count) from the device, packet by packet: a whole
+   * packet with nothing cached is read straight into a new entry (detached
+   * until keep()) when the device can read into buffers; everything else
+   * into buffers of the read's own. The write-out epochs are taken first.
+   */
+  private async fetch(lba: number, count: number): Promise<Fetched> {
+    const ss = this.sectorSize;
+    const epochs = this.epochsOf(lba, count);
+    const spans = explodeRange(lba * ss, count * ss, this.packetBytes);
+    const fresh: (PacketEntry | null)[] = [];
+    let bufs: Buffer[];
+    if (this.device.readInto) {
+      bufs = spans.map((span) => {
+        const whole = span.skip === 0 && span.length === sectorsInPacket(span.packet, this.sectorsPerPacket, this.sectorCount) * ss;
+        const entry = whole && !this.lookup(span.packet) ? this.newEntry(span.packet) : null;
+        fresh.push(entry);
+        return entry ? entry.buf : Buffer.allocUnsafe(span.length);
+      });
+      await this.device.readInto(lba, bufs);
+    } else {
+      const data = await this.device.read(lba, count);
+      let off = 0;
+      bufs = spans.map((span) => {
+        fresh.push(null);
+        off += span.length;
+        return data.subarray(off - span.length, off);
+      });
+    }
+    return { spans, bufs, fresh, epochs };
+  }
+
+  /**
+   * Keep what fetch() read, into sectors not yet present. A packet written out
+   * since the read began is skipped: the read may have seen the disc before
+   * that write, and a fresh entry would take the old bytes. `ahead`: read-ahead,
+   * so new entries are marked as not read yet.
+   */
+  private keep(got: Fetched, ahead: boolean): void {
+    const ss = this.sectorSize;
+    got.spans.forEach((span, i) => {
+      if ((this.epochs.get(span.packet) ?? 0) !== got.epochs.get(span.packet)) return;
+      let entry = this.lookup(span.packet);
+      if (!entry) {
+        const fresh = got.fresh[i];
+        entry = fresh ?? this.newEntry(span.packet);
+        if (fresh) fresh.filledWhole();
+        this.trimClean(entry.buf.length);
+        this.clean.set(span.packet, entry);
+        if (ahead) {
+          entry.ahead = true;
+          this.raAhead.add(entry);
+        }
+        if (fresh) return;
+      }
+      entry.install(span.skip / ss, span.length / ss, got.bufs[i], 0);
+    });
   }
 
   // ---- misc ---------------------------------------------------------------------

@@ -30,6 +30,12 @@ export interface PacketCounters {
   deviceWrites: number;
   /** Runs of packets whose device write failed and that were written again packet by packet. */
   runsRetried: number;
+  /** Device reads issued ahead of a sequential reader, and the bytes they read (not in bytesReadFromDevice). */
+  readAheads: number;
+  bytesReadAhead: number;
+  /** Of those, bytes in packets a reader then read, and bytes thrown away unread (the stream ended, or evicted). */
+  bytesReadAheadUsed: number;
+  bytesReadAheadDropped: number;
 }
 
 export function zeroCounters(): PacketCounters {
@@ -45,6 +51,10 @@ export function zeroCounters(): PacketCounters {
     bytesDeviceWritten: 0,
     deviceWrites: 0,
     runsRetried: 0,
+    readAheads: 0,
+    bytesReadAhead: 0,
+    bytesReadAheadUsed: 0,
+    bytesReadAheadDropped: 0,
   };
 }
 

@@ -215,13 +215,16 @@ function findExtent(extents: Extent[], pos: number): number {
 export async function readData(space: Space, data: FileData, size: number, offset: number, length: number): Promise<Buffer> {
   const end = Math.min(size, offset + length);
   if (end <= offset) return Buffer.alloc(0);
-  const out = Buffer.alloc(end - offset);
   if (data.kind === 'inline') {
+    const out = Buffer.alloc(end - offset);
     const src = data.bytes;
     if (offset < src.length) out.set(src.subarray(offset, Math.min(end, src.length)), 0);
     return out;
   }
   const bs = space.disc.blockSize;
+  const direct = await readWithinRun(space, data.extents, offset, end);
+  if (direct) return direct;
+  const out = Buffer.alloc(end - offset);
   for (let i = findExtent(data.extents, offset); i < data.extents.length; i++) {
     const x = data.extents[i];
     if (x.fileOffset >= end) break;
@@ -242,6 +245,25 @@ export async function readData(space: Space, data: FileData, size: number, offse
     }
   }
   return out;
+}
+
+/**
+ * The common case of a large file's read: bytes [offset, end) lie in one
+ * recorded extent and map to one run of blocks, so the device's buffer is the
+ * answer (cut to the range) with no copy. Undefined otherwise.
+ */
+async function readWithinRun(space: Space, extents: Extent[], offset: number, end: number): Promise<Buffer | undefined> {
+  const x = extents[findExtent(extents, offset)];
+  if (!x || x.type !== EXT_RECORDED_ALLOCATED || x.fileOffset > offset || x.fileOffset + x.length < end) return undefined;
+  const bs = space.disc.blockSize;
+  const s = offset - x.fileOffset;
+  const blk = Math.floor(s / bs);
+  const lastBlk = Math.ceil((end - x.fileOffset) / bs);
+  const run = mapBlocks(partitionOf(space, x.ref), x.block + blk, lastBlk - blk);
+  if (run.count !== lastBlk - blk) return undefined;
+  const buf = await space.disc.readBlocks(run.abs, run.count);
+  const from = s - blk * bs;
+  return buf.subarray(from, from + end - offset);
 }
 
 /**

@@ -220,3 +220,13 @@ describe('mountpoint checks and the end of a mount', () => {
     await expect(m.ended).resolves.toBe('unmount');
   });
 });
+
+describe('kernel read-ahead', () => {
+  const asRoot = process.getuid?.() === 0;
+  (asRoot ? test : test.skip)('the mount reads 1 MiB ahead (several read requests in flight), as root', async () => {
+    const entry = (await readMountinfo()).find((m) => m.mountPoint === mnt);
+    expect(entry).toBeDefined();
+    const kb = Number((await fsp.readFile(`/sys/class/bdi/${entry!.device}/read_ahead_kb`, 'utf8')).trim());
+    expect(kb).toBeGreaterThanOrEqual(1024);
+  });
+});

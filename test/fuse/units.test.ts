@@ -5,6 +5,10 @@
 import Fuse from 'fuse-native';
 import { fuseOptionList } from '../../src/fuse/fuse';
 import { parseMountinfo } from '../../src/fuse/mountinfo';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import os from 'os';
+import path from 'path';
+import { KERNEL_READ_AHEAD_KB, bdiReadAheadPath, raiseKernelReadAhead } from '../../src/fuse/readahead';
 import { errnoOf, toErrno } from '../../src/fuse/errno';
 import { PathResolver } from '../../src/fuse/resolver';
 import { toFuseStatfs } from '../../src/fuse/ops-attr';
@@ -31,8 +35,8 @@ test('parseMountinfo unescapes paths and splits the optional fields off', () => 
     '36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n' +
     '99 36 0:52 / /tmp/m ro,nosuid,noatime - fuse.pktfs /tmp/a\\040b.img ro,user_id=0,group_id=0,default_permissions\n';
   expect(parseMountinfo(text)).toEqual([
-    { id: 36, mountPoint: '/mnt/with space', mountOptions: ['rw', 'noatime'], fsType: 'ext3', source: '/dev/root', superOptions: ['rw', 'errors=continue'] },
-    { id: 99, mountPoint: '/tmp/m', mountOptions: ['ro', 'nosuid', 'noatime'], fsType: 'fuse.pktfs', source: '/tmp/a b.img', superOptions: ['ro', 'user_id=0', 'group_id=0', 'default_permissions'] },
+    { id: 36, device: '98:0', mountPoint: '/mnt/with space', mountOptions: ['rw', 'noatime'], fsType: 'ext3', source: '/dev/root', superOptions: ['rw', 'errors=continue'] },
+    { id: 99, device: '0:52', mountPoint: '/tmp/m', mountOptions: ['ro', 'nosuid', 'noatime'], fsType: 'fuse.pktfs', source: '/tmp/a b.img', superOptions: ['ro', 'user_id=0', 'group_id=0', 'default_permissions'] },
   ]);
 });
 
@@ -115,5 +119,22 @@ describe('PathResolver', () => {
     const before = vol.lookups;
     await r.resolve('/a/b/c');
     expect(vol.lookups - before).toBe(3);
+  });
+});
+
+describe('kernel read-ahead of the mount', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pktfs-ra-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('is raised to 1 MiB, never lowered, and a missing file is no error', async () => {
+    const file = path.join(dir, 'read_ahead_kb');
+    writeFileSync(file, '128\n');
+    expect(await raiseKernelReadAhead('0:52', KERNEL_READ_AHEAD_KB, file)).toBe(1024);
+    expect(readFileSync(file, 'utf8').trim()).toBe('1024');
+    writeFileSync(file, '4096\n');
+    expect(await raiseKernelReadAhead('0:52', KERNEL_READ_AHEAD_KB, file)).toBe(4096);
+    expect(readFileSync(file, 'utf8').trim()).toBe('4096');
+    expect(await raiseKernelReadAhead('0:52', KERNEL_READ_AHEAD_KB, path.join(dir, 'none'))).toBeUndefined();
+    expect(bdiReadAheadPath('0:52')).toBe('/sys/class/bdi/0:52/read_ahead_kb');
   });
 });

@@ -380,19 +380,23 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
       if (s < e) {
         if (r.type !== EXT_RECORDED_ALLOCATED) throw new FsError('EIO', `inode ${node.ino}: writing to unprepared block ${s}`);
         const first = r.block + (s - pos);
-        const buf = Buffer.alloc((e - s) * bs);
         const fileStart = s * bs;
-        // Partial blocks at the edges keep what they hold (fresh blocks hold zeros).
-        const headPartial = offset > fileStart;
-        const tailPartial = end < e * bs;
-        if (headPartial && !node.fresh.has(first)) (await readPartBlocks(ctx.space, r.ref, first, 1)).copy(buf, 0);
-        if (tailPartial && (e - s > 1 || !headPartial) && !node.fresh.has(first + e - s - 1)) {
-          (await readPartBlocks(ctx.space, r.ref, first + e - s - 1, 1)).copy(buf, (e - s - 1) * bs);
-        }
         const from = Math.max(offset, fileStart);
         const to = Math.min(end, e * bs);
-        data.copy(buf, from - fileStart, from - offset, to - offset);
-        await writePartBlocks(ctx.space, r.ref, first, buf);
+        // Partial blocks at the edges keep what they hold (fresh blocks hold zeros); whole
+        // blocks in between go down as the caller's bytes, uncopied (the layers below copy).
+        let lo = s;
+        let hi = e;
+        if (offset > fileStart) {
+          await storeEdge(ctx, node, r.ref, first, from - fileStart, data.subarray(from - offset, Math.min(to, fileStart + bs) - offset));
+          lo++;
+        }
+        if (hi > lo && end < e * bs) {
+          const tailStart = (e - 1) * bs;
+          await storeEdge(ctx, node, r.ref, first + (e - 1 - s), 0, data.subarray(tailStart - offset, to - offset));
+          hi--;
+        }
+        if (hi > lo) await writePartBlocks(ctx.space, r.ref, first + (lo - s), data.subarray(lo * bs - offset, hi * bs - offset));
         for (let b = first; b < first + (e - s); b++) node.fresh.delete(b);
       }
       pos += r.count;
@@ -401,6 +405,14 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
   }
   if (end > node.size) node.size = end;
   node.dirty = true;
+}
+
+/** One block of a file written in part: `bytes` at `at` within it, the rest as it was (zeros when fresh). */
+async function storeEdge(ctx: WriteCtx, node: WNode, ref: number, block: number, at: number, bytes: Buffer): Promise<void> {
+  const bs = ctx.space.disc.blockSize;
+  const buf = node.fresh.has(block) ? Buffer.alloc(bs) : await readPartBlocks(ctx.space, ref, block, 1);
+  bytes.copy(buf, at);
+  await writePartBlocks(ctx.space, ref, block, buf);
 }
 
 /** Write `data` at `offset`, allocating as needed. */
