@@ -87,7 +87,7 @@ export const NODE_CACHE = { limit: 4096 };
  * packet, written under pressure before the next flush, then holds the entry as it will stay
  * (else the flush stored the entry again and the packet was written twice, issue 6).
  */
-export const DIRTY_NODES = { limit: 64 };
+export const DIRTY_NODES = { limit: 8 };
 
 export class WritableUdfVolume implements WritableVolume {
   readonly info: VolumeInfo;
