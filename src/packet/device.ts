@@ -91,9 +91,14 @@ export interface WriteOutReasons {
 }
 type Reason = keyof WriteOutReasons;
 
-/** One ordering constraint: sectors [first, first+count) of a packet wait for packet `before` to be written after `seq`. */
+/**
+ * One ordering constraint: sectors [first, first+count) of a packet wait for sectors
+ * [beforeFirst, beforeFirst+beforeCount) of packet `before` to be written after `seq`.
+ */
 interface Wait {
   before: number;
+  beforeFirst: number;
+  beforeCount: number;
   seq: number;
   first: number;
   count: number;
@@ -191,6 +196,8 @@ export class PacketDevice implements BlockDevice {
   private readonly waitedBy = new Map<number, Set<number>>();
   /** Per packet, the clock of the snapshot its last successful write-out wrote. */
   private readonly writtenAt = new Map<number, number>();
+  /** Per packet, the sectors its last successful write-out kept as on the medium (none: absent). */
+  private readonly heldAt = new Map<number, Uint8Array>();
   /** Packets whose last write-out kept sectors as on the medium (they wait for another packet). */
   private readonly rolledBack = new Set<PacketEntry>();
   private closed = false;
@@ -302,7 +309,7 @@ export class PacketDevice implements BlockDevice {
         const b = Math.min(then.lba + then.count, (q + 1) * spp) - q * spp;
         let list = this.waits.get(after);
         if (!list) this.waits.set(after, (list = []));
-        list.push({ before, seq, first: a, count: b - a });
+        list.push({ before, beforeFirst: lo, beforeCount: hi - lo, seq, first: a, count: b - a });
         let by = this.waitedBy.get(before);
         if (!by) this.waitedBy.set(before, (by = new Set()));
         by.add(after);
@@ -479,17 +486,24 @@ export class PacketDevice implements BlockDevice {
     }
     if (oldest) {
       // What it waits for goes first (following the chain; a cycle ends it).
-      const seen = new Set<PacketEntry>([oldest]);
-      for (let next = this.prerequisites(oldest)[0]; next && !seen.has(next); next = this.prerequisites(next)[0]) {
+      const chain = [oldest];
+      let next = this.prerequisites(oldest)[0];
+      for (; next && !chain.includes(next); next = this.prerequisites(next)[0]) {
         if (next.phase !== 'idle' || next.queued) {
           await next.chain;
           return true;
         }
-        seen.add(next);
-        oldest = next;
+        chain.push(next);
       }
-      debug('pressure: writing back packet %d', oldest.packet);
-      await this.writeBack(oldest, seen.size > 1 ? 'ordered' : 'pressure');
+      // In a cycle, one that has something to write that waits for nothing; if none has, the last, whole.
+      let pick = chain[chain.length - 1];
+      let force = false;
+      if (next) {
+        const free = [...chain].reverse().find((e) => !this.allHeld(e));
+        if (free) pick = free; else force = true;
+      }
+      debug('pressure: writing back packet %d', pick.packet);
+      await this.writeBack(pick, pick !== oldest ? 'ordered' : 'pressure', force);
       return true;
     }
     if (busy && (busy.phase !== 'idle' || busy.queued)) {
@@ -511,7 +525,12 @@ export class PacketDevice implements BlockDevice {
   // ---- ordering -------------------------------------------------------------------
 
   private satisfied(w: Wait): boolean {
-    return !this.active.has(w.before) || (this.writtenAt.get(w.before) ?? 0) >= w.seq;
+    if (!this.active.has(w.before)) return true;
+    if ((this.writtenAt.get(w.before) ?? 0) < w.seq) return false;
+    // A write-out that kept those very sectors as on the medium did not write them.
+    const held = this.heldAt.get(w.before);
+    for (let i = w.beforeFirst; held && i < w.beforeFirst + w.beforeCount; i++) if (held[i]) return false;
+    return true;
   }
 
   /** The constraints on `packet` not met yet (the met ones are dropped). */
@@ -534,6 +553,12 @@ export class PacketDevice implements BlockDevice {
       if (e && !out.includes(e)) out.push(e);
     }
     return out;
+  }
+
+  /** Every dirty sector of `entry` waits for another packet: a write-out now would write nothing new. */
+  private allHeld(entry: PacketEntry): boolean {
+    const held = this.heldSectors(entry);
+    return !!held && held.reduce((n, x) => n + x, 0) === entry.dirtyCount;
   }
 
   /** Dirty sectors of `entry` that wait for a packet not yet written (1 = held back). */
@@ -571,7 +596,7 @@ export class PacketDevice implements BlockDevice {
     for (let pass = 0; pass < 4 && list.length; pass++) {
       for (const entry of this.inOrder(list)) {
         try {
-          await this.writeBack(entry, reason);
+          await this.writeBack(entry, reason, pass === 3);
         } catch (e) {
           onError(e);
         }
@@ -624,11 +649,11 @@ export class PacketDevice implements BlockDevice {
    * device (or rejects with the write-out's error). Write-outs of one packet run
    * one after another; callers arriving while one is queued share it.
    */
-  private writeBack(entry: PacketEntry, reason: Reason): Promise<void> {
+  private writeBack(entry: PacketEntry, reason: Reason, force = false): Promise<void> {
     if (entry.queued) return entry.queued;
     const run = entry.chain.then(() => {
       entry.queued = null;
-      return this.writeOut(entry, reason);
+      return this.writeOut(entry, reason, force);
     });
     entry.queued = run;
     entry.chain = run.catch(() => undefined);
@@ -640,12 +665,17 @@ export class PacketDevice implements BlockDevice {
     this.writeBack(entry, reason).catch(() => undefined);
   }
 
-  private async writeOut(entry: PacketEntry, reason: Reason): Promise<void> {
+  private async writeOut(entry: PacketEntry, reason: Reason, force: boolean): Promise<void> {
     let wrote = false;
     let moved: PacketEntry | null = null;
     try {
       // A packet that moved to a spare left its old entry clean and detached.
       if (entry.dirtyCount === 0 || this.active.get(entry.packet) !== entry) return;
+      // Nothing it could write yet: it waits (flush comes back to it once the others are written).
+      if (!force && this.allHeld(entry)) {
+        this.rolledBack.add(entry);
+        return;
+      }
       this.counters.packetsStarted++;
       this.reasons[reason]++;
       if (entry.presentCount < entry.sectors) {
@@ -673,7 +703,12 @@ export class PacketDevice implements BlockDevice {
       entry.phase = 'writing';
       let held = onMedium.size ? this.heldSectors(entry) : null;
       if (held && held.reduce((n, x) => n + x, 0) === entry.dirtyCount) {
-        // Every dirty sector waits (packets waiting only on each other): nothing else would ever write them.
+        // Every dirty sector waits: only when forced (packets that wait on nothing but each
+        // other, the last pass of a flush) is it written, whole; else it is left for later.
+        if (!force) {
+          this.rolledBack.add(entry);
+          return;
+        }
         debug('packet %d: every dirty sector waits for another packet; written whole', entry.packet);
         held = null;
       }
@@ -708,6 +743,7 @@ export class PacketDevice implements BlockDevice {
         this.counters.packetsEnded++;
         this.counters.bytesDeviceWritten += image.length;
         this.wear.set(entry.packet, (this.wear.get(entry.packet) ?? 0) + 1);
+        if (held) this.heldAt.set(entry.packet, held); else this.heldAt.delete(entry.packet);
         this.written(entry.packet, entry.snapClock);
       }
     } catch (e) {
