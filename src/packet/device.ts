@@ -18,8 +18,9 @@
  *   a cached packet would then be rewritten on every small metadata update.
  *   Nor when full if metadata was written into it (write kind 'metadata': file
  *   entries, directories, which the layer above rewrites while they are dirty):
- *   it waits for the flush, the idle timer or pressure (issue 6: each packet
- *   at most once per flush interval). Writing out first reads only the missing
+ *   it waits for the flush, the idle timer (twice its delay: the filesystem
+ *   settles first) or pressure (issue 6: each packet at most once per flush
+ *   interval). Writing out first reads only the missing
  *   sectors (read gather), then writes a snapshot of the whole packet. Writes
  *   arriving meanwhile land in the packet and dirty it again; nothing is lost.
  * - Write-outs of one packet are serialized through its `chain`.
@@ -463,6 +464,9 @@ export class PacketDevice implements BlockDevice {
       this.active.delete(entry.packet);
       this.activeBytes -= entry.buf.length;
       entry.meta = false;
+      // Clean: whatever waits for it is met (satisfied() asks only about active packets).
+      this.writtenAt.delete(entry.packet);
+      this.heldAt.delete(entry.packet);
       this.trimClean(entry.buf.length);
       this.clean.set(entry.packet, entry);
     } else if (wrote && this.goesOutWhenFull(entry)) {
@@ -882,21 +886,29 @@ export class PacketDevice implements BlockDevice {
     if (this.closed) throw new FsError('EBADF', `${this.description} is closed`);
   }
 
-  private armIdleTimer(): void {
+  /**
+   * After `flushDelayMs` without writes the packets without metadata are written; the
+   * ones with metadata after as long again, if nothing was written meanwhile: the
+   * filesystem above settles after the same delay (volume.ts), writing its entries into
+   * them first, and they are written once instead of twice.
+   */
+  private armIdleTimer(metadataToo = false): void {
     // setTimeout fires at once for delays beyond 2^31-1 ms; treat those as "never".
     if (!(this.flushDelayMs <= MAX_TIMER_MS)) return;
     this.cancelIdleTimer();
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      void this.writeBackAll();
+      void this.writeBackAll(metadataToo).then(() => {
+        if (!metadataToo && !this.idleTimer && !this.closed && [...this.active.values()].some((e) => e.meta && e.dirtyCount > 0)) this.armIdleTimer(true);
+      });
     }, Math.max(0, this.flushDelayMs));
     this.idleTimer.unref();
   }
 
-  /** Idle write-back: every dirty packet, one after another in ascending order; errors stay pending for flush(). */
-  private async writeBackAll(): Promise<void> {
+  /** Idle write-back: the dirty packets (with metadata or not), one after another in ascending order; errors stay pending for flush(). */
+  private async writeBackAll(metadataToo: boolean): Promise<void> {
     debug('idle: writing back %d packets', this.active.size);
-    await this.writeAll(this.activeAscending().filter((e) => e.dirtyCount > 0), 'idle', () => undefined);
+    await this.writeAll(this.activeAscending().filter((e) => e.dirtyCount > 0 && (metadataToo || !e.meta)), 'idle', () => undefined);
   }
 
   private cancelIdleTimer(): void {

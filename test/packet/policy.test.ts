@@ -119,6 +119,32 @@ describe('metadata and data packets', () => {
   });
 });
 
+describe('idle write-back', () => {
+  test('data packets go after the delay, metadata packets after twice as long without writes', async () => {
+    jest.useFakeTimers();
+    try {
+      const { log, dev } = setup({ flushDelayMs: 1000 });
+      await dev.write(4 * SPP, sector(1), 'metadata');
+      await dev.write(6 * SPP, sector(2), 'data');
+      await jest.advanceTimersByTimeAsync(1010);
+      expect(packetsWritten(log)).toEqual([6]);
+      // A write in between (the filesystem settling into the packet) starts both over.
+      await jest.advanceTimersByTimeAsync(500);
+      await dev.write(4 * SPP + 1, sector(3), 'metadata');
+      await jest.advanceTimersByTimeAsync(1010);
+      expect(packetsWritten(log)).toEqual([6]);
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(packetsWritten(log)).toEqual([6, 4]);
+      expect(dev.stats().writeOutReasons.idle).toBe(2);
+      // Nothing dirty: no timer is left behind.
+      await jest.advanceTimersByTimeAsync(5000);
+      expect(packetsWritten(log)).toEqual([6, 4]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
+
 describe('ordering', () => {
   test('flush writes the packet a constraint waits for first, whatever the packet numbers', async () => {
     const { checked, log, dev } = setup();
@@ -173,7 +199,7 @@ describe('ordering', () => {
       dev.order({ lba: 12 * SPP, count: 1 }, { lba: 1 * SPP, count: 2 });
       await dev.write(1 * SPP, Buffer.concat([sector(2), sector(3)]), 'metadata');
       checked.check = before(12 * SPP, sector(1), 1 * SPP, sector(2));
-      await jest.advanceTimersByTimeAsync(1010);
+      await jest.advanceTimersByTimeAsync(2010);
       expect(packetsWritten(log)).toEqual([12, 1]);
       expect(dev.stats().writeOutReasons.idle).toBe(2);
       expect(checked.problems).toEqual([]);
