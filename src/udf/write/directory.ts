@@ -258,7 +258,7 @@ export async function setParent(ctx: WriteCtx, dir: WDir, parentIcb: LongAd): Pr
   if (!slot) throw new FsError('EIO', `directory ${dir.node.ino} has no parent entry`);
   slot.fid = { ...slot.fid, icb: parentIcb };
   fid.encode(slot.fid, dir.bytes, slot.pos);
-  await store(ctx, dir, slot.pos, slot.size);
+  await store(ctx, dir, slot.pos, slot.size, parentIcb);
 }
 
 /** Where the parent entry points, if there is one. */
