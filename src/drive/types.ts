@@ -3,6 +3,15 @@
  * read and written asynchronously. Image files, block devices, MMC drives over
  * SG_IO and the emulated drive all implement it.
  */
+/** What a write holds, as a hint to a write-back cache. */
+export type WriteKind = 'data' | 'metadata';
+
+/** `count` sectors from `lba`. */
+export interface SectorRange {
+  lba: number;
+  count: number;
+}
+
 export interface BlockDevice {
   /** Bytes per sector as the device reports it (2048 for optical media, 512 for most disks). */
   readonly sectorSize: number;
@@ -22,10 +31,23 @@ export interface BlockDevice {
    * does, without a buffer of its own to copy from. Same errors as read().
    */
   readInto?(lba: number, targets: Buffer[]): Promise<void>;
-  /** Write whole sectors starting at `lba`; `data.length` is a multiple of sectorSize. */
-  write(lba: number, data: Buffer): Promise<void>;
-  /** Make everything written so far durable (fsync / SYNCHRONIZE CACHE). */
-  flush(): Promise<void>;
+  /**
+   * Write whole sectors starting at `lba`; `data.length` is a multiple of sectorSize. `kind` is a
+   * hint for a write-back cache (src/packet): metadata is likely to be written again soon.
+   */
+  write(lba: number, data: Buffer, kind?: WriteKind): Promise<void>;
+  /**
+   * Optional, for a device that may reorder writes (src/packet): what is now in sectors `first`
+   * reaches the medium no later than what is now, or later, in sectors `then` (a file entry
+   * before the name that points at it). A device writing in the order it is given needs none.
+   */
+  order?(first: SectorRange, then: SectorRange): void;
+  /**
+   * Make everything written so far durable (fsync / SYNCHRONIZE CACHE). A write-back cache
+   * (src/packet) may take `scope` 'data': only what was not written as metadata, a barrier
+   * before the entries pointing at it (others flush everything, which is as good).
+   */
+  flush(scope?: 'data'): Promise<void>;
   /** A write that failed in the background and that flush() will report, if any (looked at, not cleared). */
   pendingError?(): Error | undefined;
   close(): Promise<void>;

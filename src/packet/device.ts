@@ -15,7 +15,12 @@
  * - A packet is written out when every sector of it is dirty (streaming
  *   copies: each packet once, in order), on flush(), after `flushDelayMs` with
  *   no writes, or under pressure. Not merely when all its sectors are present:
- *   a cached packet would then be rewritten on every small metadata update. Writing out first reads only the missing
+ *   a cached packet would then be rewritten on every small metadata update.
+ *   Nor when full if metadata was written into it (write kind 'metadata': file
+ *   entries, directories, which the layer above rewrites while they are dirty):
+ *   it waits for the flush, the idle timer (twice its delay: the filesystem
+ *   settles first) or pressure (issue 6: each packet at most once per flush
+ *   interval). Writing out first reads only the missing
  *   sectors (read gather), then writes a snapshot of the whole packet. Writes
  *   arriving meanwhile land in the packet and dirty it again; nothing is lost.
  * - Write-outs of one packet are serialized through its `chain`.
@@ -40,17 +45,26 @@
  *   abandon the packet (its new sectors are a copy it keeps elsewhere); else
  *   the error stands. Other errors, and WRITE ERRORs that belong to another
  *   write (deferred), are never remapped.
+ * - Ordering (order()): "sectors A reach the medium no later than sectors B".
+ *   A packet holding B is written after the packet holding A: flush, idle
+ *   write-back and pressure write the packets a packet waits for first, and a
+ *   full packet that waits for another is not written by itself. Where that
+ *   cannot be (a cycle: two packets each waiting for the other, or a write-out
+ *   already running), the waiting sectors are written as the medium holds them
+ *   (read back first) and stay dirty: the packet goes out again once what it
+ *   waits for is on the medium. Within one packet nothing is ordered: a packet
+ *   is written whole.
  * - This object must be the only writer of the device below it.
  */
 import createDebug from 'debug';
 import { LRUCache } from 'lru-cache';
 import { FsError, isFsError } from '../errors';
-import type { BlockDevice } from '../drive/types';
+import type { BlockDevice, SectorRange, WriteKind } from '../drive/types';
 import { PacketEntry, type PacketState } from './entry';
 import { writeFailureKind, type WriteRemapper } from './remap';
 import { isScsiError } from '../drive/scsi/sense';
 import {
-  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, sectorsInPacket, sectorsPerPacket, type PacketSpan, type SectorRun,
+  DEFAULT_PACKET_BYTES, explodeRange, firstSectorOf, packetCount, runsWhere, sectorsInPacket, sectorsPerPacket, type PacketSpan, type SectorRun,
 } from './range';
 import {
   mostWritten, packetRewrites, wearHistogram, zeroCounters,
@@ -98,6 +112,29 @@ interface Submission {
   reject: (e: unknown) => void;
 }
 
+/** Why write-outs were started: when full, on flush(), by the idle timer, under pressure, before a packet that waits for it. */
+export interface WriteOutReasons {
+  full: number;
+  flush: number;
+  idle: number;
+  pressure: number;
+  ordered: number;
+}
+type Reason = keyof WriteOutReasons;
+
+/**
+ * One ordering constraint: sectors [first, first+count) of a packet wait for sectors
+ * [beforeFirst, beforeFirst+beforeCount) of packet `before` to be written after `seq`.
+ */
+interface Wait {
+  before: number;
+  beforeFirst: number;
+  beforeCount: number;
+  seq: number;
+  first: number;
+  count: number;
+}
+
 /** What stats() returns: plain data, ready for JSON. */
 export interface PacketDeviceStats extends PacketCounters {
   device: string;
@@ -143,6 +180,11 @@ export interface PacketDeviceStats extends PacketCounters {
   driveSparesExhausted: boolean;
   /** The last write-out error, kept after flush() reported it. */
   lastWriteError: string | null;
+  /** Write-outs started, by what started them. */
+  writeOutReasons: WriteOutReasons;
+  /** Ordering constraints (order()) not yet met; write-outs that kept waiting sectors as on the medium. */
+  orderWaits: number;
+  orderRollbacks: number;
 }
 
 /** One packet moved by defect management: first sector where it failed, first sector where it went. */
@@ -208,6 +250,17 @@ export class PacketDevice implements BlockDevice {
   private readonly raAhead = new Set<PacketEntry>();
   /** Memory of retired entries, for new ones. */
   private readonly spareBufs: Buffer[] = [];
+  private reasons: WriteOutReasons = zeroReasons();
+  private rollbacks = 0;
+  /** Ordering: per packet, the constraints on its sectors; per packet, the packets waiting for it. */
+  private readonly waits = new Map<number, Wait[]>();
+  private readonly waitedBy = new Map<number, Set<number>>();
+  /** Per packet, the clock of the snapshot its last successful write-out wrote. */
+  private readonly writtenAt = new Map<number, number>();
+  /** Per packet, the sectors its last successful write-out kept as on the medium (none: absent). */
+  private readonly heldAt = new Map<number, Uint8Array>();
+  /** Packets whose last write-out kept sectors as on the medium (they wait for another packet). */
+  private readonly rolledBack = new Set<PacketEntry>();
   private closed = false;
 
   constructor(readonly device: BlockDevice, opts: PacketDeviceOptions = {}) {
@@ -267,7 +320,7 @@ export class PacketDevice implements BlockDevice {
     return out;
   }
 
-  async write(lba: number, data: Buffer): Promise<void> {
+  async write(lba: number, data: Buffer, kind?: WriteKind): Promise<void> {
     this.checkOpen();
     if (this.readOnly) throw new FsError('EROFS', `${this.description} is read-only`);
     const ss = this.sectorSize;
@@ -287,11 +340,48 @@ export class PacketDevice implements BlockDevice {
       entry ??= this.activate(this.forwarded(span.packet));
       entry.put(span.skip / ss, span.length / ss, data, srcOff);
       entry.lastTouched = ++this.clock;
+      if (kind === 'metadata') entry.meta = true;
       srcOff += span.length;
       this.counters.bytesWritten += span.length;
-      if (entry.fullyDirty && entry.phase === 'idle') this.writeBackInBackground(entry);
+      if (this.goesOutWhenFull(entry)) this.writeBackInBackground(entry, 'full');
     }
     this.armIdleTimer();
+  }
+
+  /**
+   * What is now in sectors `first` reaches the medium no later than what is now, or
+   * later, in sectors `then` (see the header). Nothing to do when `first` is on the medium.
+   */
+  order(first: SectorRange, then: SectorRange): void {
+    this.checkOpen();
+    if (!this.inRange(first.lba, first.count) || !this.inRange(then.lba, then.count)) {
+      throw new FsError('EINVAL', `order of sectors ${first.lba}+${first.count} before ${then.lba}+${then.count}: past the end`);
+    }
+    const spp = this.sectorsPerPacket;
+    for (let p = Math.floor(first.lba / spp); p * spp < first.lba + first.count; p++) {
+      const before = this.forwarded(p);
+      const e = this.active.get(before);
+      if (!e) continue; // nothing of it dirty or in flight: on the medium
+      const lo = Math.max(first.lba, p * spp) - p * spp;
+      const hi = Math.min(first.lba + first.count, (p + 1) * spp) - p * spp;
+      let dirty = false;
+      for (let i = lo; i < hi && !dirty; i++) dirty = e.dirty[i] === 1;
+      // Dirty: any later snapshot carries them. Clean but being written: that write carries them.
+      const seq = dirty ? ++this.clock : e.phase === 'writing' ? e.snapClock : 0;
+      if (seq === 0) continue;
+      for (let q = Math.floor(then.lba / spp); q * spp < then.lba + then.count; q++) {
+        const after = this.forwarded(q);
+        if (after === before) continue; // one packet is written whole
+        const a = Math.max(then.lba, q * spp) - q * spp;
+        const b = Math.min(then.lba + then.count, (q + 1) * spp) - q * spp;
+        let list = this.waits.get(after);
+        if (!list) this.waits.set(after, (list = []));
+        list.push({ before, beforeFirst: lo, beforeCount: hi - lo, seq, first: a, count: b - a });
+        let by = this.waitedBy.get(before);
+        if (!by) this.waitedBy.set(before, (by = new Set()));
+        by.add(after);
+      }
+    }
   }
 
   /** The write-out error the next flush() will report, if any. */
@@ -299,18 +389,18 @@ export class PacketDevice implements BlockDevice {
     return this.pendingError_ ?? undefined;
   }
 
-  /** Write every dirty packet (ascending), flush the device, and report any write-out error since the last flush. */
-  async flush(): Promise<void> {
+  /**
+   * Write every dirty packet (ascending, each after what it waits for), flush the device,
+   * and report any write-out error since the last flush. With `scope` 'data', only the
+   * packets no metadata was written into: a barrier before the entries pointing at the
+   * data are written; the metadata packets then go out once, at the next whole flush.
+   */
+  async flush(scope?: 'data'): Promise<void> {
     this.checkOpen();
-    this.cancelIdleTimer();
+    if (!scope) this.cancelIdleTimer();
     let failure: unknown = null;
-    for (const entry of this.activeAscending()) {
-      try {
-        await this.writeBack(entry);
-      } catch (e) {
-        failure ??= e;
-      }
-    }
+    const list = this.activeAscending().filter((e) => !scope || !e.meta);
+    await this.writeAll(list, 'flush', (e) => { failure ??= e; });
     try {
       await this.device.flush();
     } catch (e) {
@@ -380,6 +470,9 @@ export class PacketDevice implements BlockDevice {
       remaps: this.remaps.map((r) => ({ ...r })),
       driveSparesExhausted: this.driveSparesExhausted,
       lastWriteError: this.lastWriteError ? this.lastWriteError.message : null,
+      writeOutReasons: { ...this.reasons },
+      orderWaits: [...this.waits.values()].reduce((n, l) => n + l.length, 0),
+      orderRollbacks: this.rollbacks,
     };
   }
 
@@ -391,6 +484,8 @@ export class PacketDevice implements BlockDevice {
   /** Zero the traffic counters (like pktcdvd's stat/reset); wear is a property of the medium and stays. */
   resetStats(): void {
     this.counters = zeroCounters();
+    this.reasons = zeroReasons();
+    this.rollbacks = 0;
   }
 
   // ---- cache bookkeeping ------------------------------------------------------
@@ -458,10 +553,14 @@ export class PacketDevice implements BlockDevice {
     if (entry.dirtyCount === 0) {
       this.active.delete(entry.packet);
       this.activeBytes -= entry.buf.length;
+      entry.meta = false;
+      // Clean: whatever waits for it is met (satisfied() asks only about active packets).
+      this.writtenAt.delete(entry.packet);
+      this.heldAt.delete(entry.packet);
       this.trimClean(entry.buf.length);
       this.clean.set(entry.packet, entry);
-    } else if (wrote && entry.fullyDirty) {
-      this.writeBackInBackground(entry);
+    } else if (wrote && this.goesOutWhenFull(entry)) {
+      this.writeBackInBackground(entry, 'full');
     }
   }
 
@@ -480,8 +579,25 @@ export class PacketDevice implements BlockDevice {
       }
     }
     if (oldest) {
-      debug('pressure: writing back packet %d', oldest.packet);
-      await this.writeBack(oldest);
+      // What it waits for goes first (following the chain; a cycle ends it).
+      const chain = [oldest];
+      let next = this.prerequisites(oldest)[0];
+      for (; next && !chain.includes(next); next = this.prerequisites(next)[0]) {
+        if (next.phase !== 'idle' || next.queued) {
+          await next.chain;
+          return true;
+        }
+        chain.push(next);
+      }
+      // In a cycle, one that has something to write that waits for nothing; if none has, the last, whole.
+      let pick = chain[chain.length - 1];
+      let force = false;
+      if (next) {
+        const free = [...chain].reverse().find((e) => !this.allHeld(e));
+        if (free) pick = free; else force = true;
+      }
+      debug('pressure: writing back packet %d', pick.packet);
+      await this.writeBack(pick, pick !== oldest ? 'ordered' : 'pressure', force);
       return true;
     }
     if (busy && (busy.phase !== 'idle' || busy.queued)) {
@@ -495,6 +611,131 @@ export class PacketDevice implements BlockDevice {
     return [...this.active.values()].sort((a, b) => a.packet - b.packet);
   }
 
+  /** A full packet is written at once unless metadata is in it or it waits for another packet. */
+  private goesOutWhenFull(entry: PacketEntry): boolean {
+    return entry.fullyDirty && entry.phase === 'idle' && !entry.meta && this.prerequisites(entry).length === 0;
+  }
+
+  // ---- ordering -------------------------------------------------------------------
+
+  private satisfied(w: Wait): boolean {
+    if (!this.active.has(w.before)) return true;
+    if ((this.writtenAt.get(w.before) ?? 0) < w.seq) return false;
+    // A write-out that kept those very sectors as on the medium did not write them.
+    const held = this.heldAt.get(w.before);
+    for (let i = w.beforeFirst; held && i < w.beforeFirst + w.beforeCount; i++) if (held[i]) return false;
+    return true;
+  }
+
+  /** The constraints on `packet` not met yet (the met ones are dropped). */
+  private waitsOf(packet: number): Wait[] {
+    const list = this.waits.get(packet);
+    if (!list) return [];
+    const left = list.filter((w) => !this.satisfied(w));
+    if (left.length === 0) this.waits.delete(packet);
+    else if (left.length !== list.length) this.waits.set(packet, left);
+    return left;
+  }
+
+  /** The cached packets whose write-out `entry`'s dirty sectors wait for. */
+  private prerequisites(entry: PacketEntry): PacketEntry[] {
+    const out: PacketEntry[] = [];
+    for (const w of this.waitsOf(entry.packet)) {
+      let dirty = false;
+      for (let i = w.first; i < w.first + w.count && !dirty; i++) dirty = entry.dirty[i] === 1;
+      const e = dirty ? this.active.get(w.before) : undefined;
+      if (e && !out.includes(e)) out.push(e);
+    }
+    return out;
+  }
+
+  /** Every dirty sector of `entry` waits for another packet: a write-out now would write nothing new. */
+  private allHeld(entry: PacketEntry): boolean {
+    const held = this.heldSectors(entry);
+    return !!held && held.reduce((n, x) => n + x, 0) === entry.dirtyCount;
+  }
+
+  /** Dirty sectors of `entry` that wait for a packet not yet written (1 = held back). */
+  private heldSectors(entry: PacketEntry): Uint8Array | null {
+    let held: Uint8Array | null = null;
+    for (const w of this.waitsOf(entry.packet)) {
+      for (let i = w.first; i < w.first + w.count; i++) {
+        if (entry.dirty[i]) (held ??= new Uint8Array(entry.sectors))[i] = 1;
+      }
+    }
+    return held;
+  }
+
+  /** `list` with every packet's prerequisites before it (depth first; a cycle is cut where it closes). */
+  private inOrder(list: PacketEntry[]): PacketEntry[] {
+    if (this.waits.size === 0) return list;
+    const out: PacketEntry[] = [];
+    const state = new Map<PacketEntry, 'open' | 'done'>();
+    const visit = (e: PacketEntry): void => {
+      if (state.has(e)) return;
+      state.set(e, 'open');
+      for (const p of this.prerequisites(e)) visit(p);
+      state.set(e, 'done');
+      out.push(e);
+    };
+    for (const e of list) visit(e);
+    return out;
+  }
+
+  /**
+   * Write `list` one after another, each after what it waits for; then once more the ones
+   * that had to keep sectors as on the medium (what they waited for is written by then).
+   */
+  private async writeAll(list: PacketEntry[], reason: Reason, onError: (e: unknown) => void): Promise<void> {
+    for (let pass = 0; pass < 4 && list.length; pass++) {
+      for (const entry of this.inOrder(list)) {
+        try {
+          await this.writeBack(entry, reason, pass === 3);
+        } catch (e) {
+          onError(e);
+        }
+      }
+      list = list.filter((e) => this.rolledBack.has(e) && e.dirtyCount > 0 && this.active.get(e.packet) === e);
+    }
+  }
+
+  /** A write-out of `packet` succeeded with the snapshot taken at `snap`: constraints waiting for it may be met. */
+  private written(packet: number, snap: number): void {
+    this.writtenAt.set(packet, snap);
+    const by = this.waitedBy.get(packet);
+    if (!by) return;
+    this.waitedBy.delete(packet);
+    for (const after of by) {
+      const left = this.waitsOf(after);
+      if (left.some((w) => w.before === packet)) {
+        let again = this.waitedBy.get(packet);
+        if (!again) this.waitedBy.set(packet, (again = new Set()));
+        again.add(after);
+      }
+      // A full packet that only waited for this one may go now.
+      const e = this.active.get(after);
+      if (e && this.goesOutWhenFull(e)) this.writeBackInBackground(e, 'full');
+    }
+  }
+
+  /** Constraints follow a packet moved to a spare. */
+  private moveWaits(from: number, to: number): void {
+    const list = this.waits.get(from);
+    if (list) {
+      this.waits.delete(from);
+      this.waits.set(to, [...(this.waits.get(to) ?? []), ...list]);
+    }
+    for (const l of this.waits.values()) for (const w of l) if (w.before === from) w.before = to;
+    const by = this.waitedBy.get(from);
+    if (by) {
+      this.waitedBy.delete(from);
+      const t = this.waitedBy.get(to) ?? new Set<number>();
+      for (const x of by) t.add(x);
+      this.waitedBy.set(to, t);
+    }
+    for (const s of this.waitedBy.values()) if (s.delete(from)) s.add(to);
+  }
+
   // ---- write-out ----------------------------------------------------------------
 
   /**
@@ -502,11 +743,11 @@ export class PacketDevice implements BlockDevice {
    * device (or rejects with the write-out's error). Write-outs of one packet run
    * one after another; callers arriving while one is queued share it.
    */
-  private writeBack(entry: PacketEntry): Promise<void> {
+  private writeBack(entry: PacketEntry, reason: Reason, force = false): Promise<void> {
     if (entry.queued) return entry.queued;
     const run = entry.chain.then(() => {
       entry.queued = null;
-      return this.writeOut(entry);
+      return this.writeOut(entry, reason, force);
     });
     entry.queued = run;
     entry.chain = run.catch(() => undefined);
@@ -514,17 +755,23 @@ export class PacketDevice implements BlockDevice {
   }
 
   /** The error is kept in pendingError by writeOut; flush() reports it. */
-  private writeBackInBackground(entry: PacketEntry): void {
-    this.writeBack(entry).catch(() => undefined);
+  private writeBackInBackground(entry: PacketEntry, reason: Reason): void {
+    this.writeBack(entry, reason).catch(() => undefined);
   }
 
-  private async writeOut(entry: PacketEntry): Promise<void> {
+  private async writeOut(entry: PacketEntry, reason: Reason, force: boolean): Promise<void> {
     let wrote = false;
     let moved: PacketEntry | null = null;
     try {
       // A packet that moved to a spare left its old entry clean and detached.
       if (entry.dirtyCount === 0 || this.active.get(entry.packet) !== entry) return;
+      // Nothing it could write yet: it waits (flush comes back to it once the others are written).
+      if (!force && this.allHeld(entry)) {
+        this.rolledBack.add(entry);
+        return;
+      }
       this.counters.packetsStarted++;
+      this.reasons[reason]++;
       if (entry.presentCount < entry.sectors) {
         entry.phase = 'gathering';
         await Promise.all(entry.missingRuns().map(async (run) => {
@@ -533,10 +780,50 @@ export class PacketDevice implements BlockDevice {
           entry.install(run.start, run.count, data, 0);
         }));
       }
+      // Sectors waiting for a packet not yet written go out as the medium holds them.
+      const ss = this.sectorSize;
+      const onMedium = new Map<number, Buffer>();
+      for (let held = this.heldSectors(entry); held;) {
+        const need = runsWhere(entry.sectors, (i) => held![i] === 1 && !onMedium.has(i));
+        if (need.length === 0) break;
+        entry.phase = 'gathering';
+        for (const run of need) {
+          const data = await this.device.read(entry.lba + run.start, run.count);
+          this.counters.bytesReadGather += data.length;
+          for (let i = 0; i < run.count; i++) onMedium.set(run.start + i, data.subarray(i * ss, (i + 1) * ss));
+        }
+        held = this.heldSectors(entry);
+      }
       entry.phase = 'writing';
-      // The entry's own bytes, not a copy: a write arriving meanwhile moves the entry to a copy (entry.ts).
-      const image = entry.lend();
+      let held = onMedium.size ? this.heldSectors(entry) : null;
+      if (held && held.reduce((n, x) => n + x, 0) === entry.dirtyCount) {
+        // Every dirty sector waits: only when forced (packets that wait on nothing but each
+        // other, the last pass of a flush) is it written, whole; else it is left for later.
+        if (!force) {
+          this.rolledBack.add(entry);
+          return;
+        }
+        debug('packet %d: every dirty sector waits for another packet; written whole', entry.packet);
+        held = null;
+      }
+      this.rolledBack.delete(entry);
+      // The entry's own bytes, not a copy (a write arriving meanwhile moves the entry to a copy,
+      // entry.ts), unless sectors are kept as on the medium: those are patched into a copy.
+      const image = held ? Buffer.from(entry.buf) : entry.lend();
       const carried = entry.takeDirty();
+      if (held) {
+        this.rollbacks++;
+        this.rolledBack.add(entry);
+        for (let i = 0; i < entry.sectors; i++) {
+          if (!held[i]) continue;
+          onMedium.get(i)!.copy(image, i * ss);
+          carried[i] = 0;
+          entry.dirty[i] = 1;
+          entry.dirtyCount++;
+        }
+        debug('packet %d: %d sectors kept as on the medium until what they wait for is written', entry.packet, entry.dirtyCount);
+      }
+      entry.snapClock = this.clock;
       this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
       try {
         await this.writeStep(entry, image).finally(() => entry.giveBack(image));
@@ -552,6 +839,8 @@ export class PacketDevice implements BlockDevice {
         this.counters.packetsEnded++;
         this.counters.bytesDeviceWritten += image.length;
         this.wear.set(entry.packet, (this.wear.get(entry.packet) ?? 0) + 1);
+        if (held) this.heldAt.set(entry.packet, held); else this.heldAt.delete(entry.packet);
+        this.written(entry.packet, entry.snapClock);
       }
     } catch (e) {
       this.counters.packetsFailed++;
@@ -565,7 +854,7 @@ export class PacketDevice implements BlockDevice {
       this.settle(entry, wrote);
     }
     // Outside the old entry's phase: the moved copy has a chain of its own.
-    if (moved) await this.writeBack(moved);
+    if (moved) await this.writeBack(moved, reason);
   }
 
   // ---- the device write step ------------------------------------------------------
@@ -673,6 +962,7 @@ export class PacketDevice implements BlockDevice {
     this.mediumWriteErrors++;
     this.lastWriteError = err;
     entry.takeDirty();
+    this.rolledBack.delete(entry);
     this.active.delete(entry.packet);
     this.activeBytes -= entry.buf.length;
     this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
@@ -706,6 +996,8 @@ export class PacketDevice implements BlockDevice {
     this.mediumWriteErrors++;
     this.remaps.push({ from: entry.lba, to });
     this.forward.set(entry.packet, target);
+    this.moveWaits(entry.packet, target);
+    if (this.rolledBack.delete(entry)) this.rolledBack.add(moved);
     debug('packet %d (sector %d) failed (%s): remapped to sector %d', entry.packet, entry.lba, err.message, to);
     this.remapper.remapped(entry.lba, to, err);
     return moved;
@@ -947,23 +1239,29 @@ export class PacketDevice implements BlockDevice {
     if (this.closed) throw new FsError('EBADF', `${this.description} is closed`);
   }
 
-  private armIdleTimer(): void {
+  /**
+   * After `flushDelayMs` without writes the packets without metadata are written; the
+   * ones with metadata after as long again, if nothing was written meanwhile: the
+   * filesystem above settles after the same delay (volume.ts), writing its entries into
+   * them first, and they are written once instead of twice.
+   */
+  private armIdleTimer(metadataToo = false): void {
     // setTimeout fires at once for delays beyond 2^31-1 ms; treat those as "never".
     if (!(this.flushDelayMs <= MAX_TIMER_MS)) return;
     this.cancelIdleTimer();
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
-      void this.writeBackAll();
+      void this.writeBackAll(metadataToo).then(() => {
+        if (!metadataToo && !this.idleTimer && !this.closed && [...this.active.values()].some((e) => e.meta && e.dirtyCount > 0)) this.armIdleTimer(true);
+      });
     }, Math.max(0, this.flushDelayMs));
     this.idleTimer.unref();
   }
 
-  /** Idle write-back: every dirty packet, one after another in ascending order; errors stay pending for flush(). */
-  private async writeBackAll(): Promise<void> {
+  /** Idle write-back: the dirty packets (with metadata or not), one after another in ascending order; errors stay pending for flush(). */
+  private async writeBackAll(metadataToo: boolean): Promise<void> {
     debug('idle: writing back %d packets', this.active.size);
-    for (const entry of this.activeAscending()) {
-      if (entry.dirtyCount > 0) await this.writeBack(entry).catch(() => undefined);
-    }
+    await this.writeAll(this.activeAscending().filter((e) => e.dirtyCount > 0 && (metadataToo || !e.meta)), 'idle', () => undefined);
   }
 
   private cancelIdleTimer(): void {
@@ -972,6 +1270,10 @@ export class PacketDevice implements BlockDevice {
   }
 }
 
+
+function zeroReasons(): WriteOutReasons {
+  return { full: 0, flush: 0, idle: 0, pressure: 0, ordered: 0 };
+}
 
 /** The device's error with the packet layer's context; its errno kept, EIO for anything that isn't an FsError. */
 function asFsError(e: unknown, context: string): FsError {

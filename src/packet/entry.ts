@@ -37,6 +37,10 @@ export class PacketEntry {
   chain: Promise<void> = Promise.resolve();
   /** A write-out queued on `chain` but not started yet: later callers share it. */
   queued: Promise<void> | null = null;
+  /** Metadata was written into it since it was last clean: it is likely to be written again soon. */
+  meta = false;
+  /** Logical clock when the write-out in flight took its snapshot (ordering constraints). */
+  snapClock = 0;
 
   constructor(
     readonly packet: number,

@@ -5,7 +5,7 @@
  * read metadata blocks.
  */
 import { LRUCache } from 'lru-cache';
-import type { BlockDevice } from '../drive/types';
+import type { BlockDevice, WriteKind } from '../drive/types';
 
 export class Disc {
   private readonly cache = new LRUCache<number, Buffer>({ max: 1024 });
@@ -53,23 +53,40 @@ export class Disc {
   /**
    * Write whole blocks at absolute block `block` (`data.length` a multiple of the
    * block size), keeping the metadata cache in step. A block smaller than the
-   * device's sector is written by read-modify-write of that sector.
+   * device's sector is written by read-modify-write of that sector. `kind` is the
+   * device's write-back hint (metadata: entries, directories, maps).
    */
-  async writeBlocks(block: number, data: Buffer): Promise<void> {
+  async writeBlocks(block: number, data: Buffer, kind?: WriteKind): Promise<void> {
     const bs = this.blockSize;
     const ss = this.dev.sectorSize;
     const count = data.length / bs;
     if (bs % ss === 0) {
-      await this.dev.write((block * bs) / ss, data);
+      await this.dev.write((block * bs) / ss, data, kind);
     } else {
       const first = Math.floor((block * bs) / ss);
       const lastExcl = Math.ceil(((block + count) * bs) / ss);
       const sectors = await this.dev.read(first, lastExcl - first);
       data.copy(sectors, block * bs - first * ss);
-      await this.dev.write(first, sectors);
+      await this.dev.write(first, sectors, kind);
     }
     for (let i = 0; i < count; i++) {
       if (this.cache.has(block + i)) this.cache.set(block + i, Buffer.from(data.subarray(i * bs, (i + 1) * bs)));
     }
+  }
+
+  /**
+   * What is now in blocks [first, first+firstCount) reaches the medium no later than
+   * what is now, or later, in blocks [then, then+thenCount) (absolute blocks), on a
+   * device that may reorder writes (the packet layer); others write in order anyway.
+   */
+  orderBlocks(first: number, firstCount: number, then: number, thenCount: number): void {
+    if (!this.dev.order) return;
+    const bs = this.blockSize;
+    const ss = this.dev.sectorSize;
+    const range = (b: number, n: number) => {
+      const lba = Math.floor((b * bs) / ss);
+      return { lba, count: Math.ceil(((b + n) * bs) / ss) - lba };
+    };
+    this.dev.order(range(first, firstCount), range(then, thenCount));
   }
 }

@@ -406,7 +406,11 @@ maybe('sparing: spares run out', () => {
     const closing = await w.close().then(() => null, (e: unknown) => e);
     expect(isFsError(closing, 'EIO')).toBe(true);
     expect((closing as Error).message).toMatch(/bad spot on the disc, no spare packet could take it/);
-    expect(dev.stats().remaps.map((r) => r.from)).toEqual(bad.slice(0, 2));
+    // Two of the three bad packets took the two spares: which two depends on the order the
+    // write-outs met them (runs of packets in flight together, retried one by one on failure).
+    const remapped = dev.stats().remaps.map((r) => r.from).sort((a, b) => a - b);
+    expect(remapped).toHaveLength(2);
+    for (const from of remapped) expect(bad).toContain(from);
     const pk = snap(vol, dev, 'CD-RW');
     expect(sparingText(pk)).toContain('\tstate:\t\t\tno spare left: read-only\n');
     expect(volumeJson(pk)).toMatchObject({ readOnly: true, readOnlyReason: expect.stringMatching(/no spare packet left/), sparing: { exhausted: true, free: 0 } });
@@ -417,7 +421,7 @@ maybe('sparing: spares run out', () => {
     for (const loc of [160, 16352]) {
       const t = rawSparingTable(img, loc);
       expect(t.valid).toBe(true);
-      expect(t.entries.map((e) => e.orig)).toEqual([4000, 4096]);
+      expect(t.entries.map((e) => e.orig)).toEqual(remapped.map((from) => from - start));
     }
     const out = path.join(dir, 'udfclient');
     await udfclientGetAll(img, BS, ['a.bin', 'b.txt'], out);

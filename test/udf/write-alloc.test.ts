@@ -113,3 +113,48 @@ describe('Allocator', () => {
     expect(() => a.release(20, 1)).toThrow(expect.objectContaining({ errno: 'EIO' }));
   });
 });
+
+describe('Allocator: data apart from metadata (issue 6, disc wear)', () => {
+  it('entries and file data interleaved by the caller land in packets of their own', () => {
+    const a = map(1024, [], 16);
+    const kindOf = new Map<number, string>();
+    const note = (pieces: { block: number; count: number }[], kind: string) => {
+      for (const p of pieces) {
+        for (let b = p.block; b < p.block + p.count; b++) {
+          const pk = Math.floor(b / 16);
+          expect(kindOf.get(pk) ?? kind).toBe(kind);
+          kindOf.set(pk, kind);
+        }
+      }
+    };
+    let dataEnd = -1;
+    for (let f = 0; f < 40; f++) {
+      const [fe] = a.allocate(1, 1, undefined, 'meta');
+      note([fe], 'meta');
+      // A file's first data block is looked for next to its entry (node.ts): it goes on after the last file's data instead.
+      const data = a.allocate(1 + (f % 3), fe.block + 1, undefined, 'data');
+      note(data, 'data');
+      if (dataEnd >= 0) expect(data[0].block).toBe(dataEnd);
+      dataEnd = data[data.length - 1].block + data[data.length - 1].count;
+    }
+    expect([...kindOf.values()].filter((k) => k === 'meta')).toHaveLength(3); // 40 entries in 16-block packets
+  });
+
+  it('directory runs keep to metadata packets; without a kind anything goes, as before', () => {
+    const a = map(256, [], 16);
+    const [d] = a.allocate(4, 0, undefined, 'data'); // packet 0 is data now
+    const run = a.allocateRun(6, d.block + d.count, 99, 'meta');
+    expect(Math.floor(run!.block / 16)).toBe(1);
+    expect(a.allocate(2, d.block + d.count)).toEqual([{ block: d.block + d.count, count: 2 }]);
+  });
+
+  it('a nearly full map gives blocks of the other kind rather than ENOSPC', () => {
+    const a = map(32, [], 16);
+    a.allocate(8, 0, undefined, 'data');
+    a.allocate(16, 16, undefined, 'meta');
+    // Eight free blocks left, all in the data packet: an entry still gets one.
+    const [fe] = a.allocate(1, 20, undefined, 'meta');
+    expect(fe.block).toBeLessThan(16);
+    expect(a.freeBlocks).toBe(7);
+  });
+});

@@ -8,12 +8,20 @@
  * mounted (in memory only), so the file entries created in it don't split it
  * into many extents: other readers (7-Zip) don't follow allocation extent
  * descriptors. Reservations give way when nothing else is free.
+ * File data and metadata (entries, directories) go to packets of their own
+ * (kinds, in memory only): a packet of data is written once as it fills, and
+ * one of metadata collects its updates while it is dirty (issue 6). A packet
+ * of the other kind is used only when nothing else is free.
  * How the map is loaded and stored (bitmap or table) is spacemap.ts's business.
  */
 import createDebug from 'debug';
 import { FsError } from '../../errors';
 
 const debug = createDebug('pktfs:udf:alloc');
+
+/** What an allocation is for: entries and directories, or file data. */
+export type BlockKind = 'meta' | 'data';
+const KIND_CODE: Record<BlockKind, number> = { meta: 1, data: 2 };
 
 /** A run of `count` partition blocks from `block`. */
 export interface Piece {
@@ -48,6 +56,13 @@ export class Allocator {
   /** During an allocation: whose reservations it may use, and whether others' are respected. */
   private owner: number | undefined;
   private strict = false;
+  /** Per packet, what was allocated in it this mount (0: nothing yet); during an allocation, the kind it keeps to. */
+  private readonly kinds: Uint8Array;
+  private kind = 0;
+  /** During an allocation: the kind the packets it takes are marked with. */
+  private mark = 0;
+  /** Where the last data allocation ended: a file's first data block is looked for there, not beside its entry. */
+  private dataCursor = 0;
   /** True when the map differs from what is on the disc. */
   dirty = false;
 
@@ -57,6 +72,7 @@ export class Allocator {
    */
   constructor(readonly free: Uint8Array, readonly numBits: number, readonly packetBlocks: number) {
     this.usage = new Uint32Array(Math.ceil(numBits / packetBlocks));
+    this.kinds = new Uint8Array(this.usage.length);
     // A byte at a time where each byte lies in one packet (a 100 GB volume has 49 million
     // blocks: bit by bit took 0.4-2 s of its mount); the bits past the last whole byte one by one.
     const whole = packetBlocks % 8 === 0 ? numBits >> 3 : 0;
@@ -93,6 +109,7 @@ export class Allocator {
   private usable(b: number): boolean {
     if (!this.isFree(b)) return false;
     if (this.heldBack.size > 0 && this.heldBack.has(b)) return false;
+    if (this.kind !== 0 && !this.kindFits(Math.floor(b / this.packetBlocks))) return false;
     if (!this.strict) return true;
     const o = this.reserved.get(b);
     return o === undefined || o === this.owner;
@@ -123,9 +140,11 @@ export class Allocator {
    * `count` contiguous blocks: the first free run long enough at or after
    * `goal` (wrapping), not touching what others keep; undefined when there is none.
    */
-  allocateRun(count: number, goal: number, owner?: number): Piece | undefined {
+  allocateRun(count: number, goal: number, owner?: number, kind?: BlockKind): Piece | undefined {
     this.owner = owner;
     this.strict = true;
+    this.kind = kind && this.packetBlocks > 1 ? KIND_CODE[kind] : 0;
+    this.mark = this.kind;
     try {
       const start = Math.min(Math.max(0, goal), this.numBits - 1);
       for (let i = 0; i < this.numBits;) {
@@ -146,7 +165,14 @@ export class Allocator {
     } finally {
       this.strict = false;
       this.owner = undefined;
+      this.kind = 0;
+      this.mark = 0;
     }
+  }
+
+  /** A packet holding nothing allocated this mount, or only what the current allocation is for. */
+  private kindFits(pk: number): boolean {
+    return this.kinds[pk] === 0 || this.kinds[pk] === this.kind || this.usage[pk] === 0;
   }
 
   /** Forget what `owner` kept (it was deleted, or the mount ends). */
@@ -158,7 +184,9 @@ export class Allocator {
     for (let i = b; i < b + n; i++) {
       this.reserved.delete(i);
       this.free[i >> 3] &= ~(1 << (i & 7));
-      this.usage[Math.floor(i / this.packetBlocks)]++;
+      const pk = Math.floor(i / this.packetBlocks);
+      if (this.mark !== 0 && (this.kinds[pk] === 0 || this.usage[pk] === 0)) this.kinds[pk] = this.mark;
+      this.usage[pk]++;
     }
     this.freeCount -= n;
     this.dirty = true;
@@ -206,7 +234,9 @@ export class Allocator {
     const empty = (pk: number) => this.usage[pk] === 0;
     const someFree = (pk: number) => this.usage[pk] < this.packetSize(pk);
     if (goal !== undefined && this.usable(goal) && fresh(Math.floor(goal / pb))) return goal;
-    const from = Math.min(this.numBits - 1, Math.max(0, goal ?? this.cursor));
+    // File data not continuing where it left off goes on where data went last.
+    const start = this.mark === KIND_CODE.data ? this.dataCursor : goal ?? this.cursor;
+    const from = Math.min(this.numBits - 1, Math.max(0, start));
     const passes: ((pk: number) => boolean)[] = [
       // A small allocation fills a packet already in use; a large one opens empty packets.
       ...(pb > 1 && want < pb ? [(pk: number) => fresh(pk) && partly(pk)] : []),
@@ -216,7 +246,9 @@ export class Allocator {
     ];
     // A packet whose free blocks are all kept for others has nothing usable: look further.
     // Likewise one whose free blocks are all held back (freed, not yet recorded).
-    const usableIn = (pk: number) => ((!this.strict || this.reserved.size === 0) && this.heldBack.size === 0) || this.firstFreeIn(pk, from) >= 0;
+    // And one of the other kind, while the allocation keeps to its own.
+    const usableIn = (pk: number) => (this.kind === 0 || this.kindFits(pk))
+      && (((!this.strict || this.reserved.size === 0) && this.heldBack.size === 0) || this.firstFreeIn(pk, from) >= 0);
     for (const ok of passes) {
       const pk = this.findPacket(from, (p) => ok(p) && usableIn(p));
       if (pk >= 0) return this.firstFreeIn(pk, from);
@@ -229,25 +261,38 @@ export class Allocator {
    * it is free; blocks kept for others are used only when nothing else is free.
    * All or nothing: ENOSPC leaves the map as it was.
    */
-  allocate(count: number, goal?: number, owner?: number): Piece[] {
+  allocate(count: number, goal?: number, owner?: number, kind?: BlockKind): Piece[] {
     if (count > this.freeCount - this.heldBack.size) {
       throw new FsError('ENOSPC', `${count} blocks wanted, ${this.freeCount} free (${this.heldBack.size} of them freed and not yet recorded)`);
     }
     this.owner = owner;
+    const code = kind && this.packetBlocks > 1 ? KIND_CODE[kind] : 0;
     try {
-      if (this.reserved.size > 0) {
-        this.strict = true;
+      this.mark = code;
+      // Packets of its own kind first, then (nearly full) any.
+      for (const k of code ? [code, 0] : [0]) {
+        this.kind = k;
+        if (this.reserved.size > 0) {
+          this.strict = true;
+          try {
+            return this.take(count, goal);
+          } catch (e) {
+            if (!(e instanceof FsError) || e.errno !== 'ENOSPC') throw e;
+          }
+        }
+        this.strict = false;
         try {
           return this.take(count, goal);
         } catch (e) {
-          if (!(e instanceof FsError) || e.errno !== 'ENOSPC') throw e;
+          if (!(e instanceof FsError) || e.errno !== 'ENOSPC' || k === 0) throw e;
         }
       }
-      this.strict = false;
-      return this.take(count, goal);
+      throw new FsError('ENOSPC', `${count} blocks wanted, no more free`);
     } finally {
       this.strict = false;
       this.owner = undefined;
+      this.kind = 0;
+      this.mark = 0;
     }
   }
 
@@ -264,6 +309,7 @@ export class Allocator {
       left -= n;
       g = start + n;
       this.cursor = g % this.numBits;
+      if (this.mark === KIND_CODE.data) this.dataCursor = this.cursor;
     }
     if (left > 0) {
       for (const p of pieces) this.release(p.block, p.count, false);

@@ -14,6 +14,7 @@ import { blockOfByte, recordedEnd } from '../icb';
 import { fidsIn } from '../dir';
 import { encodeCs0, translateName } from '../cs0';
 import { WriteCtx, WNode, readNode, prepareRange, storeRange, truncateNode, nodeFileData } from './node';
+import { orderPartBlocks } from './blockio';
 
 /** lengthFileIdent is a u8 (4/14.4.4). */
 export const MAX_NAME_BYTES = 255;
@@ -121,10 +122,23 @@ function tagSlot(dir: WDir, slot: Slot, bs: number): void {
   finaliseTag(dir.bytes, slot.pos, { tagIdent: TAG_FID, descVersion: t.descVersion, tagSerialNum: t.tagSerialNum, tagLocation: location, crcLength: slot.size - 16 });
 }
 
-/** Write bytes [pos, pos+len) of the directory, growing it; when its data left the ICB every FID is re-tagged. */
-async function store(ctx: WriteCtx, dir: WDir, pos: number, len: number): Promise<void> {
+/**
+ * Write bytes [pos, pos+len) of the directory, growing it; when its data left the ICB every FID
+ * is re-tagged. When they hold a new FID, the entry it `names` reaches the medium no later than
+ * they do (a packet layer may write packets in any order between flushes; test/crash/README.md):
+ * told to the device once their blocks are known, before they are written.
+ */
+async function store(ctx: WriteCtx, dir: WDir, pos: number, len: number, names?: LongAd): Promise<void> {
   const bs = ctx.space.disc.blockSize;
   const moved = await prepareRange(ctx, dir.node, pos, pos + len);
+  if (names) {
+    const data = nodeFileData(dir.node, bs);
+    const ref = data.kind === 'inline' ? data.loc.partitionReferenceNum : ctx.ref;
+    const e = names.extLocation;
+    for (const b of new Set([blockOfByte(data, pos, bs), blockOfByte(data, pos + len - 1, bs)])) {
+      if (b !== undefined) orderPartBlocks(ctx.space, e.partitionReferenceNum, e.logicalBlockNum, 1, ref, b, 1);
+    }
+  }
   if (moved) {
     for (const s of dir.slots) tagSlot(dir, s, bs);
     await storeRange(ctx, dir.node, 0, dir.bytes);
@@ -195,7 +209,7 @@ export async function addEntry(ctx: WriteCtx, dir: WDir, name: string, icb: Long
   fid.encode(f, dir.bytes, slot.pos);
   dir.byName.set(name, slot);
   try {
-    await store(ctx, dir, slot.pos, size);
+    await store(ctx, dir, slot.pos, size, icb);
   } catch (e) {
     // The directory could not grow (ENOSPC) or be written: no trace of the entry may stay behind.
     dir.byName.delete(name);
@@ -244,7 +258,7 @@ export async function setParent(ctx: WriteCtx, dir: WDir, parentIcb: LongAd): Pr
   if (!slot) throw new FsError('EIO', `directory ${dir.node.ino} has no parent entry`);
   slot.fid = { ...slot.fid, icb: parentIcb };
   fid.encode(slot.fid, dir.bytes, slot.pos);
-  await store(ctx, dir, slot.pos, slot.size);
+  await store(ctx, dir, slot.pos, slot.size, parentIcb);
 }
 
 /** Where the parent entry points, if there is one. */

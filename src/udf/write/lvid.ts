@@ -51,7 +51,7 @@ export class LvidWriter {
     const buf = Buffer.alloc(Math.ceil(size / this.disc.blockSize) * this.disc.blockSize);
     lvidCodec.encode(l, buf, 0);
     finaliseTag(buf, 0, { tagIdent: TAG_LVID, descVersion: l.descTag.descVersion, tagSerialNum: l.descTag.tagSerialNum, tagLocation: this.block, crcLength: size - 16 });
-    await this.disc.writeBlocks(this.block, buf);
+    await this.disc.writeBlocks(this.block, buf, 'metadata');
     await this.disc.dev.flush();
     debug('LVID at %d written %s', this.block, integrityType === LVID_INTEGRITY_OPEN ? 'open' : 'closed');
   }

@@ -18,8 +18,9 @@ import {
   fe, efe, aed, FT_DIRECTORY, ICB_FLAG_AD_MASK, ICB_FLAG_AD_SHORT, ICB_FLAG_AD_LONG, ICB_FLAG_AD_IN_ICB,
 } from '../codec/file';
 import { TAG_FE, TAG_EFE, TAG_AED, finaliseTag } from '../codec/tag';
-import type { Allocator, Piece } from './alloc';
-import { readPartBlocks, writePartBlocks } from './blockio';
+import type { Allocator, Piece, BlockKind } from './alloc';
+import type { WriteKind } from '../../drive/types';
+import { readPartBlocks, writePartBlocks, orderPartBlocks } from './blockio';
 
 const debug = createDebug('pktfs:udf:node');
 
@@ -53,6 +54,14 @@ export function checkSpace(ctx: WriteCtx, count: number, what: string): void {
 
 function isDirectory(node: WNode): boolean {
   return node.entry.icbTag.fileType === FT_DIRECTORY;
+}
+
+/** Where a node's blocks go (alloc.ts kinds) and how their writes are hinted (the packet layer). */
+function blockKind(node: WNode): BlockKind {
+  return isDirectory(node) ? 'meta' : 'data';
+}
+function writeKind(node: WNode): WriteKind {
+  return isDirectory(node) ? 'metadata' : 'data';
 }
 
 /** A run of `count` blocks of a file: recorded (0), allocated only (1) or a hole (2), 4/14.14.1.1. */
@@ -232,7 +241,7 @@ async function zeroTail(ctx: WriteCtx, node: WNode): Promise<void> {
   const buf = await readPartBlocks(ctx.space, last.ref, block, 1);
   if (buf.subarray(used).every((b) => b === 0)) return;
   buf.fill(0, used);
-  await writePartBlocks(ctx.space, last.ref, block, buf);
+  await writePartBlocks(ctx.space, last.ref, block, buf, writeKind(node));
 }
 
 /** Move embedded data out of the ICB into allocated blocks. */
@@ -240,7 +249,7 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
   const data = node.inline!;
   const bs = ctx.space.disc.blockSize;
   // Allocate before letting go of the embedded copy: ENOSPC must leave the node as it was.
-  const pieces = data.length > 0 ? ctx.alloc.allocate(ceilDiv(data.length, bs), node.loc.logicalBlockNum + 1) : [];
+  const pieces = data.length > 0 ? ctx.alloc.allocate(ceilDiv(data.length, bs), node.loc.logicalBlockNum + 1, undefined, blockKind(node)) : [];
   node.inline = null;
   node.runs = [];
   if (data.length > 0) {
@@ -249,7 +258,7 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
     data.copy(padded);
     let done = 0;
     for (const p of pieces) {
-      await writePartBlocks(ctx.space, ctx.ref, p.block, padded.subarray(done * bs, (done + p.count) * bs));
+      await writePartBlocks(ctx.space, ctx.ref, p.block, padded.subarray(done * bs, (done + p.count) * bs), writeKind(node));
       node.runs.push({ count: p.count, type: EXT_RECORDED_ALLOCATED, ref: ctx.ref, block: p.block });
       done += p.count;
     }
@@ -287,14 +296,14 @@ function allocateDirBlocks(ctx: WriteCtx, node: WNode, count: number, goal: numb
   const room = Math.min(DIR_RESERVE_MAX, Math.max(DIR_RESERVE_MIN, dirBlocks));
   if (ctx.alloc.runLength(goal, count, node.ino) >= count) {
     // It continues where it ends (into the room it kept, or free space): keep room after that too.
-    const got = ctx.alloc.allocate(count, goal, node.ino);
+    const got = ctx.alloc.allocate(count, goal, node.ino, 'meta');
     const last = got[got.length - 1];
     ctx.alloc.reserve(last.block + last.count, room, node.ino);
     return got;
   }
   // A new extent, where there is room to grow after it; else wherever blocks are free.
-  const run = ctx.alloc.allocateRun(count + room, goal, node.ino);
-  if (!run) return ctx.alloc.allocate(count, goal, node.ino);
+  const run = ctx.alloc.allocateRun(count + room, goal, node.ino, 'meta');
+  if (!run) return ctx.alloc.allocate(count, goal, node.ino, 'meta');
   ctx.alloc.release(run.block + count, room, false);
   ctx.alloc.reserve(run.block + count, room, node.ino);
   return [{ block: run.block, count }];
@@ -340,7 +349,7 @@ export async function prepareRange(ctx: WriteCtx, node: WNode, offset: number, e
         out.push({ ...r, type: EXT_RECORDED_ALLOCATED });
       } else {
         const goal = goalFor({ ...node, runs }, idx);
-        const pieces = isDirectory(node) ? allocateDirBlocks(ctx, node, r.count, goal, needBlocks) : ctx.alloc.allocate(r.count, goal);
+        const pieces = isDirectory(node) ? allocateDirBlocks(ctx, node, r.count, goal, needBlocks) : ctx.alloc.allocate(r.count, goal, undefined, 'data');
         for (const p of pieces) {
           for (let b = p.block; b < p.block + p.count; b++) fresh.push(b);
           const run = { count: p.count, type: EXT_RECORDED_ALLOCATED, ref: ctx.ref, block: p.block };
@@ -396,7 +405,7 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
           await storeEdge(ctx, node, r.ref, first + (e - 1 - s), 0, data.subarray(tailStart - offset, to - offset));
           hi--;
         }
-        if (hi > lo) await writePartBlocks(ctx.space, r.ref, first + (lo - s), data.subarray(lo * bs - offset, hi * bs - offset));
+        if (hi > lo) await writePartBlocks(ctx.space, r.ref, first + (lo - s), data.subarray(lo * bs - offset, hi * bs - offset), writeKind(node));
         for (let b = first; b < first + (e - s); b++) node.fresh.delete(b);
       }
       pos += r.count;
@@ -412,7 +421,7 @@ async function storeEdge(ctx: WriteCtx, node: WNode, ref: number, block: number,
   const bs = ctx.space.disc.blockSize;
   const buf = node.fresh.has(block) ? Buffer.alloc(bs) : await readPartBlocks(ctx.space, ref, block, 1);
   bytes.copy(buf, at);
-  await writePartBlocks(ctx.space, ref, block, buf);
+  await writePartBlocks(ctx.space, ref, block, buf, writeKind(node));
 }
 
 /** Write `data` at `offset`, allocating as needed. */
@@ -544,7 +553,7 @@ export async function storeNode(ctx: WriteCtx, node: WNode): Promise<void> {
       const needAeds = chunks.length - 1;
       while (node.aeds.length > needAeds) ctx.alloc.release(node.aeds.pop()!.logicalBlockNum, 1);
       if (node.aeds.length < needAeds) {
-        const pieces = ctx.alloc.allocate(needAeds - node.aeds.length, node.loc.logicalBlockNum + 1);
+        const pieces = ctx.alloc.allocate(needAeds - node.aeds.length, node.loc.logicalBlockNum + 1, undefined, 'meta');
         for (const p of pieces) for (let b = p.block; b < p.block + p.count; b++) node.aeds.push({ logicalBlockNum: b, partitionReferenceNum: ctx.ref });
       }
       const pointer = (a: LbAddr) => encodeAd(node.adForm, ((EXT_NEXT_EXTENT_OF_ADS << 30) | bs) >>> 0, a.logicalBlockNum, a.partitionReferenceNum);
@@ -553,7 +562,7 @@ export async function storeNode(ctx: WriteCtx, node: WNode): Promise<void> {
         const buf = Buffer.alloc(bs);
         aed.encode({ descTag: e.descTag, previousAllocExtLocation: 0, lengthAllocDescs: body.length, allocDescs: body }, buf, 0);
         finaliseTag(buf, 0, { tagIdent: TAG_AED, descVersion: e.descTag.descVersion, tagSerialNum: e.descTag.tagSerialNum, tagLocation: node.aeds[k].logicalBlockNum, crcLength: aed.size - 16 + body.length });
-        await writePartBlocks(space, node.aeds[k].partitionReferenceNum, node.aeds[k].logicalBlockNum, buf);
+        await writePartBlocks(space, node.aeds[k].partitionReferenceNum, node.aeds[k].logicalBlockNum, buf, 'metadata');
       }
       icbAds = Buffer.concat([...chunks[0], pointer(node.aeds[0])]);
     }
@@ -567,10 +576,19 @@ export async function storeNode(ctx: WriteCtx, node: WNode): Promise<void> {
   const buf = Buffer.alloc(bs);
   const fixed = entryFixedSize(e);
   if (e.kind === 'fe') fe.encode(e, buf, 0); else efe.encode(e, buf, 0);
+  // A packet layer writes the entry after its allocation extents and a directory's blocks
+  // (metadata, written at the same flush: volume.ts flushAll).
+  const at = node.loc;
+  for (const a of node.aeds) orderPartBlocks(space, a.partitionReferenceNum, a.logicalBlockNum, 1, at.partitionReferenceNum, at.logicalBlockNum, 1);
+  if (isDirectory(node) && !node.inline) {
+    for (const r of node.runs) {
+      if (r.type === EXT_RECORDED_ALLOCATED) orderPartBlocks(space, r.ref, r.block, r.count, at.partitionReferenceNum, at.logicalBlockNum, 1);
+    }
+  }
   finaliseTag(buf, 0, {
     tagIdent: e.kind === 'fe' ? TAG_FE : TAG_EFE, descVersion: e.descTag.descVersion, tagSerialNum: e.descTag.tagSerialNum,
     tagLocation: node.loc.logicalBlockNum, crcLength: fixed + e.lengthExtendedAttr + e.lengthAllocDescs - 16,
   });
-  await writePartBlocks(space, node.loc.partitionReferenceNum, node.loc.logicalBlockNum, buf);
+  await writePartBlocks(space, node.loc.partitionReferenceNum, node.loc.logicalBlockNum, buf, 'metadata');
   node.dirty = false;
 }

@@ -78,7 +78,7 @@ export async function storeSpaceMap(space: Space, m: SpaceMap): Promise<void> {
     // Keep the CRC length the formatter chose (UDF allows covering just the header).
     const crcLength = Math.min(m.sbd.descTag.descCRCLength, 8 + m.sbd.numOfBytes);
     finaliseTag(buf, 0, { tagIdent: TAG_SBD, descVersion: m.sbd.descTag.descVersion, tagSerialNum: m.sbd.descTag.tagSerialNum, tagLocation: m.at, crcLength });
-    await writePartBlocks(space, m.ref, m.at, buf);
+    await writePartBlocks(space, m.ref, m.at, buf, 'metadata');
   } else {
     const maxAds = Math.floor((bs - use.size) / 8);
     const extents: { block: number; count: number }[] = [];
@@ -103,7 +103,7 @@ export async function storeSpaceMap(space: Space, m: SpaceMap): Promise<void> {
     const u: Use = { ...m.use, lengthAllocDescs: ads.length, allocDescs: ads };
     use.encode(u, buf, 0);
     finaliseTag(buf, 0, { tagIdent: TAG_USE, descVersion: m.use.descTag.descVersion, tagSerialNum: m.use.descTag.tagSerialNum, tagLocation: m.at, crcLength: use.size - 16 + ads.length });
-    await writePartBlocks(space, m.ref, m.at, buf);
+    await writePartBlocks(space, m.ref, m.at, buf, 'metadata');
   }
   m.alloc.dirty = false;
 }

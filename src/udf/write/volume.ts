@@ -81,6 +81,14 @@ function modeToIcbFlags(mode: number): number {
  */
 export const NODE_CACHE = { limit: 4096 };
 
+/**
+ * Dirty entries not touched by the last this many changes are written to the packet layer
+ * before the next operation: a tree copy touches a file, then never again, and its entry's
+ * packet, written under pressure before the next flush, then holds the entry as it will stay
+ * (else the flush stored the entry again and the packet was written twice, issue 6).
+ */
+export const DIRTY_NODES = { limit: 8 };
+
 export class WritableUdfVolume implements WritableVolume {
   readonly info: VolumeInfo;
   readonly rootIno: number;
@@ -100,6 +108,8 @@ export class WritableUdfVolume implements WritableVolume {
   private readOnlyNow: string | undefined;
   /** Cached nodes (plus directories) at which the next trim runs; doubles past what could not be dropped. */
   private trimAt = NODE_CACHE.limit;
+  /** Nodes touched by changes, least recently first (DIRTY_NODES). */
+  private readonly touched = new Map<number, WNode>();
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -137,7 +147,10 @@ export class WritableUdfVolume implements WritableVolume {
     const p = this.queue.then(async () => {
       if (this.closed) throw new FsError('EIO', 'volume closed');
       // Between operations no node is held by anyone, so nodes can be written and dropped here.
-      const attempt = (): Promise<T> => (this.nodes.size + this.dirs.size > this.trimAt ? this.trim().then(fn) : fn());
+      const attempt = async (): Promise<T> => {
+        if (this.touched.size > DIRTY_NODES.limit) await this.storeOldTouched();
+        return this.nodes.size + this.dirs.size > this.trimAt ? this.trim().then(fn) : fn();
+      };
       try {
         return await attempt();
       } catch (e) {
@@ -176,6 +189,16 @@ export class WritableUdfVolume implements WritableVolume {
   /** Write a node's entry (and AEDs). */
   private async store(n: WNode): Promise<void> {
     await storeNode(this.ctx, n);
+    this.touched.delete(n.ino);
+  }
+
+  /** Store the entries not touched by the last DIRTY_NODES.limit changes (those still cached and dirty). */
+  private async storeOldTouched(): Promise<void> {
+    for (const [ino, n] of this.touched) {
+      if (this.touched.size <= DIRTY_NODES.limit) break;
+      this.touched.delete(ino);
+      if (n.dirty && this.nodes.get(ino) === n) await this.store(n);
+    }
   }
 
   /** Cached nodes and directories, for tests of the cache bound. */
@@ -241,6 +264,8 @@ export class WritableUdfVolume implements WritableVolume {
     if (data) n.entry.modificationTime = now;
     n.entry.attrTime = now;
     n.dirty = true;
+    this.touched.delete(n.ino);
+    this.touched.set(n.ino, n);
   }
 
   /* ------------------------------------------------------------ reading */
@@ -289,7 +314,7 @@ export class WritableUdfVolume implements WritableVolume {
   /** A new file entry in its own block near `near`, written at once (before any FID names it). */
   private async newNode(fileType: number, mode: number, uid: number, gid: number, near: LbAddr): Promise<WNode> {
     checkSpace(this.ctx, 1, 'new file entry');
-    const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1);
+    const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1, undefined, 'meta');
     const loc: LbAddr = { logicalBlockNum: piece.block, partitionReferenceNum: this.ctx.ref };
     const now = dateToTimestamp(new Date());
     const d = this.m.defaults;
@@ -593,7 +618,7 @@ export class WritableUdfVolume implements WritableVolume {
       if (n?.dirty || dirs.length) {
         // Not beforeWrite: an entry written before the volume turned read-only must still reach the disc.
         await this.m.lvid.markOpen();
-        await this.flushDevice();
+        await this.flushDevice('data');
         if (n?.dirty) await this.store(n);
         for (const d of dirs) await this.store(d);
       }
@@ -623,7 +648,10 @@ export class WritableUdfVolume implements WritableVolume {
   private async flushAll(): Promise<void> {
     if (!this.m.lvid.isOpenOnDisc) return;
     // A barrier: the entries written next must not reach the medium before the data they point at.
-    await this.flushDevice();
+    // Directories, entries and allocation extents wait in the packet layer for the flush below,
+    // ordered there (node.ts storeNode, directory.ts addEntry): written now, their packets were
+    // written again right after (issue 6).
+    await this.flushDevice('data');
     for (const n of this.nodes.values()) if (n.dirty) await this.store(n);
     // Everything is clean now: the next operation may trim the cache back to its limit.
     this.trimAt = NODE_CACHE.limit;
@@ -638,12 +666,13 @@ export class WritableUdfVolume implements WritableVolume {
    * tables and flush again, until they stand still. A remap during the flush
    * leaves the tables newer than what the flush wrote.
    */
-  private async flushDevice(): Promise<void> {
+  private async flushDevice(scope?: 'data'): Promise<void> {
     const dev = this.m.space.disc.dev;
     let failure: unknown = null;
     for (let pass = 0; pass < MAX_FLUSH_PASSES; pass++) {
       try {
-        await dev.flush();
+        // (The sparing tables are not written as metadata: a data-only flush writes them too.)
+        await dev.flush(scope);
       } catch (e) {
         // Keep going: the tables must record the remaps that did succeed.
         failure ??= e;
@@ -702,6 +731,7 @@ export class WritableUdfVolume implements WritableVolume {
       this.closed = true;
       this.m.sparing?.uninstall();
       this.nodes.clear();
+      this.touched.clear();
       this.dirs.clear();
       debug('closed: %d files, %d dirs, %d blocks free', this.numFiles, this.numDirs, this.m.map.alloc.freeBlocks);
       this.reportDeferred();
