@@ -565,8 +565,9 @@ export class PacketDevice implements BlockDevice {
   }
 
   /**
-   * Free room under the dirty limit: write back the least recently written idle
-   * packet, or wait for one in flight. False when there is nothing to wait for.
+   * Free room under the dirty limit: wait for a packet in flight, else write back the
+   * least recently written idle packet (what it waits for first). False when there is
+   * nothing to wait for.
    */
   private async makeRoom(): Promise<boolean> {
     let oldest: PacketEntry | null = null;
@@ -577,6 +578,13 @@ export class PacketDevice implements BlockDevice {
       } else if (e.phase !== 'idle' || e.queued) {
         busy ??= e;
       }
+    }
+    // Packets already on their way to the device free room soon: wait for one rather than
+    // write out another, partly dirty one (a read gather, a rewrite when it is dirtied again,
+    // and on a drive a place at the end of the queue behind the writes in flight).
+    if (busy) {
+      await busy.chain;
+      return true;
     }
     if (oldest) {
       // What it waits for goes first (following the chain; a cycle ends it).
@@ -598,10 +606,6 @@ export class PacketDevice implements BlockDevice {
       }
       debug('pressure: writing back packet %d', pick.packet);
       await this.writeBack(pick, pick !== oldest ? 'ordered' : 'pressure', force);
-      return true;
-    }
-    if (busy && (busy.phase !== 'idle' || busy.queued)) {
-      await busy.chain;
       return true;
     }
     return false;

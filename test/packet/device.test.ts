@@ -208,6 +208,28 @@ describe('write-back triggers', () => {
     expect(s.log.violations).toEqual([]);
   });
 
+  test('under pressure a writer waits for a packet already on its way rather than write out a partly dirty one', async () => {
+    const s = setup({ cacheBytes: 8 * 32768, dirtyBytes: 2 * 32768 });
+    const gate = new Gate();
+    s.log.delay = (op) => (op.op === 'write' ? gate.pass() : Promise.resolve());
+    await s.dev.write(3 * 16 + 1, pattern(s.ss, 3)); // partly dirty: the one pressure used to write
+    await s.dev.write(5 * 16, pattern(16 * s.ss, 5)); // whole: goes out at once, held at the gate
+    await settle();
+    expect(ops(s.log, 'write').map(([lba]) => lba / 16)).toEqual([5]);
+    const writing = s.dev.write(7 * 16, pattern(16 * s.ss, 7)); // needs room
+    await settle();
+    expect(ops(s.log, 'write').map(([lba]) => lba / 16)).toEqual([5]);
+    expect(s.log.reads).toEqual([]); // no read gather for packet 3 either
+    gate.open();
+    await writing;
+    await settle();
+    expect(ops(s.log, 'write').map(([lba]) => lba / 16)).toEqual([5, 7]);
+    await s.dev.flush();
+    expect(ops(s.log, 'write').map(([lba]) => lba / 16)).toEqual([5, 7, 3]);
+    expectSameBytes(onDisc(s, 3 * 16 + 1, 1), pattern(s.ss, 3));
+    expect(s.log.violations).toEqual([]);
+  });
+
   test('the clean cache holds at most cacheBytes, least recently used dropped first', async () => {
     const s = setup({ cacheBytes: 8 * 32768 });
     for (let p = 0; p < 40; p++) await s.dev.read(p * 16, 16);
