@@ -103,11 +103,13 @@ function statsOf(root: string): Record<string, [number, number]> {
     for (const name of fs.readdirSync(abs)) {
       const a = path.join(abs, name);
       const r = rel ? `${rel}/${name}` : name;
-      const st = fs.lstatSync(a);
+      // bigint: mtimeMs is a double, which rounds x.9999999 ms up to the next millisecond, while
+      // the kernel and fuse-native truncate the nanoseconds (a flake once in a few thousand files).
+      const st = fs.lstatSync(a, { bigint: true });
       // Symlink modes and times are not kept by cp -a on every filesystem alike; directories'
       // mtimes change with every entry added, so only their modes are compared.
       if (st.isSymbolicLink()) continue;
-      out[r] = [st.mode, st.isDirectory() || !KEPT_TIMES.test(r) ? 0 : Math.floor(st.mtimeMs)];
+      out[r] = [Number(st.mode), st.isDirectory() || !KEPT_TIMES.test(r) ? 0 : Number(st.mtimeNs / 1_000_000n)];
       if (st.isDirectory()) visit(a, r);
     }
   };
