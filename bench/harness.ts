@@ -131,6 +131,8 @@ export interface PacketStats {
   packetsEnded: number;
   packetsWrittenDistinct: number;
   packetRewrites: number;
+  /** Rewrites sooner than the flush delay after the packet's previous write (every rewrite with flush=off). */
+  rewritesWithinFlushDelay: number;
   maxPacketWrites: number;
   mostWritten: { packet: number; writes: number }[];
 }

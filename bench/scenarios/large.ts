@@ -79,7 +79,7 @@ export async function large(cfg: Config): Promise<Row[]> {
   };
   add(`write ${cfg.fileMiB} MiB`, w);
   add(`read ${cfg.fileMiB} MiB`, r);
-  rows.push(...discRows(S, `write ${cfg.fileMiB} MiB`, disc, bytes, 1.02));
+  rows.push(...discRows(S, `write ${cfg.fileMiB} MiB`, disc, bytes, { waGoal: 1.02 }));
   return rows;
 }
 
@@ -88,7 +88,11 @@ export async function large(cfg: Config): Promise<Row[]> {
  * (`userBytes`; stats.json's writeAmplification divides by what the filesystem wrote into the
  * packet layer, metadata included, and is given as a note), rewrites, most written packet.
  */
-export function discRows(scenario: string, c: string, disc: PacketStats[], userBytes: number, waGoal?: number, files?: number): Row[] {
+/** What discRows judges: amplification below `waGoal`; `files` created (metadata writes per file); `perInterval`: each packet at most once per flush interval. */
+export interface DiscGoals { waGoal?: number; files?: number; perInterval?: boolean }
+
+export function discRows(scenario: string, c: string, disc: PacketStats[], userBytes: number, goals: DiscGoals = {}): Row[] {
+  const { waGoal, files } = goals;
   const rows: Row[] = [
     makeRow({
       scenario, case: c, target: 'pktfs', unit: 'device bytes/user byte', samples: disc.map((d) => d.bytesDeviceWritten / userBytes), higherIsBetter: false,
@@ -96,6 +100,10 @@ export function discRows(scenario: string, c: string, disc: PacketStats[], userB
       note: `packet layer's writeAmplification ${disc.map((d) => d.writeAmplification.toFixed(3)).join(', ')}`,
     }),
     makeRow({ scenario, case: c, target: 'pktfs', unit: 'packet rewrites', samples: disc.map((d) => d.packetRewrites), higherIsBetter: false }),
+    makeRow({
+      scenario, case: c, target: 'pktfs', unit: 'rewrites within flush delay', samples: disc.map((d) => d.rewritesWithinFlushDelay), higherIsBetter: false,
+      goal: goals.perInterval ? { kind: 'below', target: 1, text: 'each packet at most once per flush interval' } : undefined,
+    }),
     makeRow({
       scenario, case: c, target: 'pktfs', unit: 'max writes of a packet', samples: disc.map((d) => d.maxPacketWrites), higherIsBetter: false,
       note: `most written: ${disc.map((d) => d.mostWritten[0] ? `packet ${d.mostWritten[0].packet} x${d.mostWritten[0].writes}` : 'none').join(', ')}`,

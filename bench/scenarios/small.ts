@@ -7,7 +7,8 @@
  *   rm -rf     removal of both copies, then unmount
  * meta: on the mount with the tree, stat of every entry, open/close of every file and readdir of
  *   every directory, in operations per second (also against the empty fuse-native filesystem).
- * The disc's side after cp -a (pktfs): amplification, rewrites, metadata packets per file.
+ * The disc's side after cp -a and tar x (pktfs): amplification, rewrites (and those within a flush
+ * interval), metadata packets per file.
  */
 import { join, dirname, basename } from 'path';
 import { lstatSync, openSync, closeSync, readdirSync, readlinkSync } from 'fs';
@@ -51,6 +52,7 @@ export async function small(cfg: Config): Promise<Row[]> {
   const d: Record<string, Record<string, number[]>> = {};
   const push = (c: string, target: string, v: number): void => { ((d[c] ??= {})[target] ??= []).push(v); };
   const disc: PacketStats[] = [];
+  const discTar: PacketStats[] = [];
   const discOff: PacketStats[] = [];
   for (let rep = 0; rep < cfg.reps; rep++) {
     for (const t of targets) {
@@ -66,6 +68,7 @@ export async function small(cfg: Config): Promise<Row[]> {
 
       m = await t.mount();
       secs = timed(() => { sh('mkdir', [join(m.mnt, 'x')]); sh('tar', ['xf', tarball, '-C', join(m.mnt, 'x')]); });
+      if (t.stats) discTar.push(t.stats(m));
       t1 = now();
       await m.unmount();
       push('tar x', t.name, secs + now() - t1);
@@ -118,7 +121,9 @@ export async function small(cfg: Config): Promise<Row[]> {
       rows.push(makeRow({ scenario: 'meta', case: `${c} vs nullfs`, target: 'pktfs', unit: 'ops/s', samples: byTarget.pktfs, higherIsBetter: true, reference: 'nullfs' }));
     }
   }
-  rows.push(...discRows(S, 'cp -a', disc, tree.dataBytes, undefined, tree.files.length + tree.dirs.length));
-  rows.push(...discRows(S, 'cp -a, flush=off', discOff, tree.dataBytes, undefined, tree.files.length + tree.dirs.length));
+  const entries = tree.files.length + tree.dirs.length;
+  rows.push(...discRows(S, 'cp -a', disc, tree.dataBytes, { files: entries, perInterval: true }));
+  rows.push(...discRows(S, 'tar x', discTar, tree.dataBytes, { files: entries, perInterval: true }));
+  rows.push(...discRows(S, 'cp -a, flush=off', discOff, tree.dataBytes, { files: entries }));
   return rows;
 }

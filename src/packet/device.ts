@@ -166,6 +166,11 @@ export interface PacketDeviceStats extends PacketCounters {
   /** Distinct packets written, and writes beyond each one's first. */
   packetsWrittenDistinct: number;
   packetRewrites: number;
+  /**
+   * Of those, the writes of a packet sooner than flushDelayMs after its previous write (issue 6:
+   * each packet at most once per flush interval); with flush=off, every rewrite.
+   */
+  rewritesWithinFlushDelay: number;
   /** Highest write count of any packet. */
   maxPacketWrites: number;
   mostWritten: PacketWear[];
@@ -221,6 +226,9 @@ export class PacketDevice implements BlockDevice {
   private readonly epochs = new Map<number, number>();
   /** Successful writes per packet (media wear). */
   private readonly wear = new Map<number, number>();
+  /** When each packet was last written (performance.now() ms), and the rewrites sooner than flushDelayMs after it. */
+  private readonly lastWritten = new Map<number, number>();
+  private rewritesSoon = 0;
   private counters: PacketCounters = zeroCounters();
   private pendingError_: FsError | null = null;
   private lastWriteError: FsError | null = null;
@@ -462,6 +470,7 @@ export class PacketDevice implements BlockDevice {
       writeAmplification: c.bytesWritten ? c.bytesDeviceWritten / c.bytesWritten : 0,
       packetsWrittenDistinct: this.wear.size,
       packetRewrites: packetRewrites(this.wear),
+      rewritesWithinFlushDelay: this.rewritesSoon,
       maxPacketWrites,
       mostWritten: mostWritten(this.wear, 10),
       wearHistogram: wearHistogram(this.wear),
@@ -474,6 +483,14 @@ export class PacketDevice implements BlockDevice {
       orderWaits: [...this.waits.values()].reduce((n, l) => n + l.length, 0),
       orderRollbacks: this.rollbacks,
     };
+  }
+
+  /** Count a write of `packet` that came sooner than flushDelayMs after its previous one. */
+  private noteWearTime(packet: number): void {
+    const t = performance.now();
+    const last = this.lastWritten.get(packet);
+    if (last !== undefined && !(t - last >= this.flushDelayMs)) this.rewritesSoon++;
+    this.lastWritten.set(packet, t);
   }
 
   /** Successful writes per packet number since the device was opened. */
@@ -843,6 +860,7 @@ export class PacketDevice implements BlockDevice {
         this.counters.packetsEnded++;
         this.counters.bytesDeviceWritten += image.length;
         this.wear.set(entry.packet, (this.wear.get(entry.packet) ?? 0) + 1);
+        this.noteWearTime(entry.packet);
         if (held) this.heldAt.set(entry.packet, held); else this.heldAt.delete(entry.packet);
         this.written(entry.packet, entry.snapClock);
       }

@@ -42,12 +42,12 @@ test('wear: the most written packets first, with their first sector, and the his
   const s = snapshot(dev, false);
   expect(wearJson(s, s.packet!)).toEqual({
     version: PKTINFO_VERSION, time: '2025-01-02T03:04:05.000Z', packetBytes: 8192, sectorsPerPacket: 4, sectorSize: 2048, packetCount: 16,
-    packetsWritten: 2, packetRewrites: 2, maxPacketWrites: 3,
+    packetsWritten: 2, packetRewrites: 2, rewritesWithinFlushDelay: 2, maxPacketWrites: 3,
     mostWritten: [{ packet: 2, writes: 3, firstSector: 8 }, { packet: 5, writes: 1, firstSector: 20 }],
     histogram: [{ min: 1, max: 1, packets: 1 }, { min: 2, max: 3, packets: 1 }],
   });
   const text = wearText(s.packet!);
-  expect(text).toContain('\tpackets written:\t2 of 16\n\tpacket rewrites:\t2\n\tmost writes:\t\t3\n');
+  expect(text).toContain('\tpackets written:\t2 of 16\n\tpacket rewrites:\t2\n\trewrites within flush:\t2\n\tmost writes:\t\t3\n');
   expect(text).toContain('Most written (packet, writes, first sector):\n\t2\t3\t8\n\t5\t1\t20\n');
   expect(text).toContain('Histogram (writes, packets):\n\t1\t1\n\t2-3\t1\n');
 });

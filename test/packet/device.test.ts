@@ -465,6 +465,36 @@ describe('statistics', () => {
     expect(JSON.parse(JSON.stringify(st))).toEqual(st);
   });
 
+  test('a rewrite counts as within the flush interval when it comes sooner than flushDelayMs after the last write', async () => {
+    jest.useFakeTimers({ doNotFake: ['queueMicrotask'] });
+    try {
+      const s = setup({ flushDelayMs: 1000 });
+      await s.dev.write(0, pattern(s.ss, 1));
+      await s.dev.flush();
+      await jest.advanceTimersByTimeAsync(1500);
+      await s.dev.write(1, pattern(s.ss, 2)); // 1.5 s later: a rewrite, not within the interval
+      await s.dev.flush();
+      expect(s.dev.stats()).toMatchObject({ packetRewrites: 1, rewritesWithinFlushDelay: 0 });
+      await jest.advanceTimersByTimeAsync(400);
+      await s.dev.write(2, pattern(s.ss, 3)); // 0.4 s later: within it
+      await s.dev.flush();
+      await s.dev.write(40, pattern(s.ss, 4)); // another packet's first write
+      await s.dev.flush();
+      expect(s.dev.stats()).toMatchObject({ packetRewrites: 2, rewritesWithinFlushDelay: 1 });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('with flush=off every rewrite is within the flush interval', async () => {
+    const s = setup({ flushDelayMs: Infinity });
+    for (let i = 0; i < 3; i++) {
+      await s.dev.write(5, pattern(s.ss, i));
+      await s.dev.flush();
+    }
+    expect(s.dev.stats()).toMatchObject({ packetRewrites: 2, rewritesWithinFlushDelay: 2 });
+  });
+
   test('resetStats zeroes the traffic counters and keeps the wear', async () => {
     const s = setup();
     await s.dev.write(0, pattern(s.ss, 1));
