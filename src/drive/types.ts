@@ -3,8 +3,11 @@
  * read and written asynchronously. Image files, block devices, MMC drives over
  * SG_IO and the emulated drive all implement it.
  */
-/** What a write holds, as a hint to a write-back cache. */
-export type WriteKind = 'data' | 'metadata';
+/**
+ * What a write holds, as a hint to a write-back cache. 'partial': file data whose last sectors
+ * end a file being appended to inside a block (the next append rewrites them).
+ */
+export type WriteKind = 'data' | 'metadata' | 'partial';
 
 /** `count` sectors from `lba`. */
 export interface SectorRange {

@@ -20,7 +20,9 @@
  *   entries, directories, which the layer above rewrites while they are dirty):
  *   it waits for the flush, the idle timer (twice its delay: the filesystem
  *   settles first) or pressure (issue 6: each packet at most once per flush
- *   interval). Writing out first reads only the missing
+ *   interval). Nor when full while it holds the partly filled last block of a
+ *   file being appended to (write kind 'partial', as tar's unaligned writes
+ *   leave): the next append writes that block again. Writing out first reads only the missing
  *   sectors (read gather), then writes a snapshot of the whole packet. Writes
  *   arriving meanwhile land in the packet and dirty it again; nothing is lost.
  * - Write-outs of one packet are serialized through its `chain`.
@@ -227,7 +229,9 @@ export class PacketDevice implements BlockDevice {
   /** Successful writes per packet (media wear). */
   private readonly wear = new Map<number, number>();
   /** When each packet was last written (performance.now() ms), and the rewrites sooner than flushDelayMs after it. */
-  private readonly lastWritten = new Map<number, number>();
+  /** The sectors [from, to) of `entry` holding the partly filled last block of the file being appended to (write kind 'partial'). */
+  private openTail: { entry: PacketEntry; from: number; to: number } | null = null;
+  private readonly lastWritten = new Map<number, { at: number; reason: Reason }>();
   private rewritesSoon = 0;
   private counters: PacketCounters = zeroCounters();
   private pendingError_: FsError | null = null;
@@ -349,6 +353,7 @@ export class PacketDevice implements BlockDevice {
       entry.put(span.skip / ss, span.length / ss, data, srcOff);
       entry.lastTouched = ++this.clock;
       if (kind === 'metadata') entry.meta = true;
+      this.noteOpenTail(entry, span.skip / ss, span.length / ss, kind === 'partial' && srcOff + span.length === data.length);
       srcOff += span.length;
       this.counters.bytesWritten += span.length;
       if (this.goesOutWhenFull(entry)) this.writeBackInBackground(entry, 'full');
@@ -485,12 +490,15 @@ export class PacketDevice implements BlockDevice {
     };
   }
 
-  /** Count a write of `packet` that came sooner than flushDelayMs after its previous one. */
-  private noteWearTime(packet: number): void {
+  /** Count a write of `packet` (started by `reason`) that came sooner than flushDelayMs after its previous one. */
+  private noteWearTime(packet: number, reason: Reason): void {
     const t = performance.now();
     const last = this.lastWritten.get(packet);
-    if (last !== undefined && !(t - last >= this.flushDelayMs)) this.rewritesSoon++;
-    this.lastWritten.set(packet, t);
+    if (last !== undefined && !(t - last.at >= this.flushDelayMs)) {
+      this.rewritesSoon++;
+      debug('packet %d rewritten (%s) %d ms after its last write (%s)', packet, reason, Math.round(t - last.at), last.reason);
+    }
+    this.lastWritten.set(packet, { at: t, reason });
   }
 
   /** Successful writes per packet number since the device was opened. */
@@ -571,6 +579,7 @@ export class PacketDevice implements BlockDevice {
       this.active.delete(entry.packet);
       this.activeBytes -= entry.buf.length;
       entry.meta = false;
+      if (this.openTail?.entry === entry) this.openTail = null;
       // Clean: whatever waits for it is met (satisfied() asks only about active packets).
       this.writtenAt.delete(entry.packet);
       this.heldAt.delete(entry.packet);
@@ -634,7 +643,21 @@ export class PacketDevice implements BlockDevice {
 
   /** A full packet is written at once unless metadata is in it or it waits for another packet. */
   private goesOutWhenFull(entry: PacketEntry): boolean {
-    return entry.fullyDirty && entry.phase === 'idle' && !entry.meta && this.prerequisites(entry).length === 0;
+    return entry.fullyDirty && entry.phase === 'idle' && !entry.meta && this.openTail?.entry !== entry && this.prerequisites(entry).length === 0;
+  }
+
+  /**
+   * Sectors [at, at+count) of `entry` were written: a write over the open tail closes it; the
+   * last span of a 'partial' write (the block a file's next append fills, written alone) becomes
+   * the open tail. There is one: a new one lets the packet of the last go out if it is full.
+   */
+  private noteOpenTail(entry: PacketEntry, at: number, count: number, tail: boolean): void {
+    const open = this.openTail;
+    if (open && (tail || (open.entry === entry && at < open.to && at + count > open.from))) {
+      this.openTail = null;
+      if (open.entry !== entry && this.goesOutWhenFull(open.entry)) this.writeBackInBackground(open.entry, 'full');
+    }
+    if (tail) this.openTail = { entry, from: at, to: at + count };
   }
 
   // ---- ordering -------------------------------------------------------------------
@@ -860,7 +883,7 @@ export class PacketDevice implements BlockDevice {
         this.counters.packetsEnded++;
         this.counters.bytesDeviceWritten += image.length;
         this.wear.set(entry.packet, (this.wear.get(entry.packet) ?? 0) + 1);
-        this.noteWearTime(entry.packet);
+        this.noteWearTime(entry.packet, reason);
         if (held) this.heldAt.set(entry.packet, held); else this.heldAt.delete(entry.packet);
         this.written(entry.packet, entry.snapClock);
       }

@@ -111,6 +111,49 @@ describe('reads and writes', () => {
     expectSameBytes(onDisc(s, 32, 16), pattern(16 * s.ss, 5));
   });
 
+  test('a packet filled up to a file\'s open last block waits for the append that fills it, then goes out once', async () => {
+    const s = setup();
+    await s.dev.write(32, pattern(14 * s.ss, 1)); // data
+    await s.dev.write(46, pattern(2 * s.ss, 2), 'partial'); // the file's last block, partly filled: the packet is full
+    await settle();
+    expect(ops(s.log, 'write')).toEqual([]);
+    await s.dev.write(46, pattern(2 * s.ss, 3)); // the next append fills that block
+    await settle();
+    expect(ops(s.log, 'write')).toEqual([[32, 16]]);
+    expect(s.dev.stats().packetRewrites).toBe(0);
+    expectSameBytes(onDisc(s, 46, 2), pattern(2 * s.ss, 3));
+  });
+
+  test('an open last block anywhere in the packet holds it until a write over it', async () => {
+    const s = setup();
+    await s.dev.write(32, pattern(2 * s.ss, 1), 'partial'); // open tail at sectors 32-33
+    await s.dev.write(34, pattern(14 * s.ss, 2)); // the rest: full, but the tail is still open
+    await settle();
+    expect(ops(s.log, 'write')).toEqual([]);
+    await s.dev.write(33, pattern(s.ss, 4)); // over the tail
+    await settle();
+    expect(ops(s.log, 'write')).toEqual([[32, 16]]);
+  });
+
+  test('the next file\'s open last block lets the packet of the previous one go out', async () => {
+    const s = setup();
+    await s.dev.write(32, pattern(16 * s.ss, 1), 'partial'); // full, held by its open tail
+    await settle();
+    expect(ops(s.log, 'write')).toEqual([]);
+    await s.dev.write(80, pattern(3 * s.ss, 2), 'partial'); // another file's tail, elsewhere
+    await settle();
+    expect(ops(s.log, 'write')).toEqual([[32, 16]]);
+  });
+
+  test('a packet held by an open last block still goes out on flush', async () => {
+    const s = setup();
+    await s.dev.write(48, pattern(16 * s.ss, 1), 'partial');
+    await settle();
+    expect(ops(s.log, 'write')).toEqual([]);
+    await s.dev.flush();
+    expect(ops(s.log, 'write')).toEqual([[48, 16]]);
+  });
+
   test('flush writes dirty packets in ascending order, then flushes the device', async () => {
     const s = setup();
     for (const packet of [5, 1, 3]) await s.dev.write(packet * 16 + 1, pattern(s.ss, packet));

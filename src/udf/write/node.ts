@@ -396,13 +396,15 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
         // blocks in between go down as the caller's bytes, uncopied (the layers below copy).
         let lo = s;
         let hi = e;
+        // A block left partly filled at the file's new end is written again by the next append.
+        const tailKind = (blockEnd: number): WriteKind => (end < blockEnd && end >= node.size && !isDirectory(node) ? 'partial' : writeKind(node));
         if (offset > fileStart) {
-          await storeEdge(ctx, node, r.ref, first, from - fileStart, data.subarray(from - offset, Math.min(to, fileStart + bs) - offset));
+          await storeEdge(ctx, node, r.ref, first, from - fileStart, data.subarray(from - offset, Math.min(to, fileStart + bs) - offset), tailKind(fileStart + bs));
           lo++;
         }
         if (hi > lo && end < e * bs) {
           const tailStart = (e - 1) * bs;
-          await storeEdge(ctx, node, r.ref, first + (e - 1 - s), 0, data.subarray(tailStart - offset, to - offset));
+          await storeEdge(ctx, node, r.ref, first + (e - 1 - s), 0, data.subarray(tailStart - offset, to - offset), tailKind(e * bs));
           hi--;
         }
         if (hi > lo) await writePartBlocks(ctx.space, r.ref, first + (lo - s), data.subarray(lo * bs - offset, hi * bs - offset), writeKind(node));
@@ -417,11 +419,11 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
 }
 
 /** One block of a file written in part: `bytes` at `at` within it, the rest as it was (zeros when fresh). */
-async function storeEdge(ctx: WriteCtx, node: WNode, ref: number, block: number, at: number, bytes: Buffer): Promise<void> {
+async function storeEdge(ctx: WriteCtx, node: WNode, ref: number, block: number, at: number, bytes: Buffer, kind: WriteKind): Promise<void> {
   const bs = ctx.space.disc.blockSize;
   const buf = node.fresh.has(block) ? Buffer.alloc(bs) : await readPartBlocks(ctx.space, ref, block, 1);
   bytes.copy(buf, at);
-  await writePartBlocks(ctx.space, ref, block, buf, writeKind(node));
+  await writePartBlocks(ctx.space, ref, block, buf, kind);
 }
 
 /** Write `data` at `offset`, allocating as needed. */
