@@ -291,10 +291,38 @@ export class PacketDevice implements BlockDevice {
     if (!this.inRange(lba, count)) {
       throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
+    // Every byte is filled: from a cached packet or from a device read.
+    const out = Buffer.allocUnsafe(count * this.sectorSize);
+    await this.readTo(lba, count, out);
+    return out;
+  }
+
+  /**
+   * read() into the caller's buffers (BlockDevice.readInto): cached sectors are copied
+   * straight into them, with no buffer of the read's own (a FUSE read lands in the
+   * kernel's buffer, issue 6). Nothing is written into `targets` once this has settled,
+   * failed or not: a caller may hand them back as soon as it returns.
+   */
+  async readInto(lba: number, targets: Buffer[]): Promise<void> {
+    this.checkOpen();
+    const ss = this.sectorSize;
+    const len = targets.reduce((n, t) => n + t.length, 0);
+    const count = len / ss;
+    if (!Number.isSafeInteger(count) || targets.some((t) => t.length % ss !== 0) || !this.inRange(lba, count)) {
+      throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount}) or not in whole sectors`);
+    }
+    if (targets.length === 1) return this.readTo(lba, count, targets[0]);
+    let at = lba;
+    for (const t of targets) {
+      await this.readTo(at, t.length / ss, t);
+      at += t.length / ss;
+    }
+  }
+
+  /** Sectors [lba, lba+count) into `out` (count * sectorSize bytes), in range. */
+  private async readTo(lba: number, count: number, out: Buffer): Promise<void> {
     const ss = this.sectorSize;
     const streaming = this.notePattern(lba, count);
-    // Every byte is filled below: from a cached packet or from a device read.
-    const out = Buffer.allocUnsafe(count * ss);
     let missing = this.copyCached(lba, out, [{ start: 0, count }]);
     if (missing.length > 0 && this.raInflight.size > 0) {
       // Read-ahead already on its way for some of it: wait for that rather than read twice.
@@ -304,10 +332,12 @@ export class PacketDevice implements BlockDevice {
         missing = this.copyCached(lba, out, missing);
       }
     }
-    this.counters.bytesRead += out.length;
-    this.counters.bytesReadFromCache += out.length - missing.reduce((s, r) => s + r.count * ss, 0);
+    this.counters.bytesRead += count * ss;
+    this.counters.bytesReadFromCache += count * ss - missing.reduce((s, r) => s + r.count * ss, 0);
     if (streaming) this.readAhead(this.raNext);
-    await Promise.all(missing.map(async (run) => {
+    if (missing.length === 0) return;
+    // allSettled: no fetch may copy into `out` after a failure was reported (it may be the caller's).
+    const results = await Promise.allSettled(missing.map(async (run) => {
       const got = await this.fetch(lba + run.start, run.count);
       this.counters.bytesReadFromDevice += run.count * ss;
       let at = run.start * ss;
@@ -317,7 +347,7 @@ export class PacketDevice implements BlockDevice {
       }
       this.keep(got, false);
     }));
-    return out;
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   async write(lba: number, data: Buffer, kind?: WriteKind): Promise<void> {

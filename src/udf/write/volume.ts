@@ -20,7 +20,7 @@ import {
 } from '../codec/file';
 import type { Tag } from '../codec/tag';
 import { TAG_FE, TAG_EFE } from '../codec/tag';
-import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, writeNode, truncateNode, storeNode, freeNode, recordedBlocks, MAX_FILE_SIZE } from './node';
+import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, readNodeInto, writeNode, truncateNode, storeNode, freeNode, recordedBlocks, MAX_FILE_SIZE } from './node';
 import { WDir, loadDir, addEntry, removeEntry, setParent, parentOf, liveEntries, newDir, icbLongAd, nameToIdent } from './directory';
 import { encodePathComponents } from './symlink';
 import { SpaceMap, storeSpaceMap } from './spacemap';
@@ -297,6 +297,15 @@ export class WritableUdfVolume implements WritableVolume {
       if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
       if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
       return readNode(this.m.space, n, offset, length);
+    });
+  }
+
+  readInto(ino: number, offset: number, length: number, into: Buffer): Promise<number> {
+    return this.run(async () => {
+      const n = await this.node(ino);
+      if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
+      if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+      return readNodeInto(this.m.space, n, offset, length, into);
     });
   }
 
