@@ -77,7 +77,11 @@ export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const DEFAULT_MAX_RUN_BYTES = 256 * 1024;
 export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
-/** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
+/**
+ * Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes):
+ * at least this many, and as many as the read-ahead window holds (a window's worth of new
+ * entries is made at once; fresh 32 KiB buffers cost page faults and GC, issue 6).
+ */
 const SPARE_BUFFERS = 32;
 /** How far from a stream's front a read may land and still continue it: twice the kernel's read-ahead (fuse/readahead.ts), whose requests arrive in any order. */
 const REORDER_BYTES = 2 * 1024 * 1024;
@@ -250,6 +254,7 @@ export class PacketDevice implements BlockDevice {
   private readonly raAhead = new Set<PacketEntry>();
   /** Memory of retired entries, for new ones. */
   private readonly spareBufs: Buffer[] = [];
+  private readonly spareLimit: number;
   private reasons: WriteOutReasons = zeroReasons();
   private rollbacks = 0;
   /** Ordering: per packet, the constraints on its sectors; per packet, the packets waiting for it. */
@@ -278,6 +283,7 @@ export class PacketDevice implements BlockDevice {
     this.maxRunBytes = Math.max(1, Math.floor(run / this.packetBytes)) * this.packetBytes;
     const ra = opts.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     this.readAheadLimit = ra <= 0 ? 0 : Math.max(this.packetBytes, Math.min(ra, Math.floor(this.cacheBytes / 4)));
+    this.spareLimit = Math.max(SPARE_BUFFERS, Math.ceil(this.readAheadLimit / this.packetBytes));
     this.clean = new LRUCache<number, PacketEntry>({
       maxSize: this.cacheBytes,
       sizeCalculation: (e) => e.buf.length,
@@ -549,7 +555,7 @@ export class PacketDevice implements BlockDevice {
    * a stream, more than copying into them).
    */
   private retire(e: PacketEntry): void {
-    if (e.isLent || e.buf.length !== this.packetBytes || this.spareBufs.length >= SPARE_BUFFERS) return;
+    if (e.isLent || e.buf.length !== this.packetBytes || this.spareBufs.length >= this.spareLimit) return;
     this.spareBufs.push(e.buf);
   }
 

@@ -3,7 +3,9 @@
  * issue 6) with the bytes and counters of read(), from the cache and from the device,
  * dirty sectors included; refuses what read() refuses; and once it has failed, nothing
  * more is written into the caller's buffer (the memory may be back with the kernel).
- * The FUSE read op hands the kernel's buffer itself to Volume.readInto.
+ * The FUSE read op hands the kernel's buffer itself to Volume.readInto. A long stream
+ * makes new packet buffers only until the cache is full: the read-ahead's new entries
+ * take the buffers of the packets they push out.
  */
 import { MemoryDevice } from '../../src/drive/memory';
 import { PacketDevice } from '../../src/packet/device';
@@ -64,6 +66,41 @@ describe('PacketDevice.readInto', () => {
     into.fill(0xee);
     await settle();
     expect(into.every((x) => x === 0xee)).toBe(true);
+  });
+});
+
+/** A MemoryDevice that reads into buffers, as ImageDevice does (readv). */
+class IntoDevice extends MemoryDevice {
+  async readInto(lba: number, targets: Buffer[]): Promise<void> {
+    let at = lba * this.sectorSize;
+    for (const t of targets) {
+      this.data.copy(t, 0, at, at + t.length);
+      at += t.length;
+    }
+  }
+}
+
+describe('packet buffers on a long stream', () => {
+  test('new ones are made only until the cache is full', async () => {
+    const sectors = 16384; // 32 MiB, four times the cache
+    const mem = new IntoDevice({ sectorSize: SS, data: pattern(sectors * SS, 0x21) });
+    const cacheBytes = 8 << 20;
+    const readAheadBytes = 2 << 20;
+    const dev = new PacketDevice(mem, { flushDelayMs: Infinity, packetBytes: PB, cacheBytes, readAheadBytes });
+    const made = jest.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      for (let at = 0; at < sectors; at += 64) {
+        const out = Buffer.alloc(64 * SS);
+        await dev.readInto(at, [out]);
+        if (at % 4096 === 0) expectSameBytes(out, mem.data.subarray(at * SS, (at + 64) * SS), `sectors ${at}+64`);
+      }
+      const packetBufs = made.mock.calls.filter(([n]) => n === PB).length;
+      expect(dev.stats().bytesReadAheadUsed).toBeGreaterThan((sectors - 1024) * SS);
+      // The cache's packets, and at most a read-ahead window more, out of 1024 packets read.
+      expect(packetBufs).toBeLessThanOrEqual((cacheBytes + readAheadBytes) / PB);
+    } finally {
+      made.mockRestore();
+    }
   });
 });
 
