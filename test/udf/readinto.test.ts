@@ -5,7 +5,9 @@
  * over the packet layer and over the bare image; and a block-aligned range within one
  * run reaches the packet layer as one readInto of the caller's own memory, with no
  * read() and no buffer of the volume's own. Files are put by udfclient (another
- * writer) and by pktfs's write engine (fragmented, sparse).
+ * writer) and by pktfs's write engine (fragmented, sparse). On a read-write mount, file
+ * reads don't wait for each other, but do wait for changes queued before them (and changes
+ * for them).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,7 +15,8 @@ import { ImageDevice } from '../../src/drive/image';
 import type { BlockDevice } from '../../src/drive/types';
 import { PacketDevice } from '../../src/packet/device';
 import { openVolume } from '../../src/udf/volume';
-import type { Volume } from '../../src/udf/types';
+import { isWritable, type Volume } from '../../src/udf/types';
+import { Gate, LoggingDevice, settle } from '../packet/helpers';
 import { udfclientPut } from '../helpers/images';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools } from '../helpers/tools';
@@ -137,4 +140,60 @@ describeIf('Volume.readInto', () => {
       }
     });
   }
+});
+
+describeIf('file reads on a read-write mount', () => {
+  let dir: string;
+  beforeAll(() => { dir = makeTempDir('readconc'); });
+  afterAll(() => removeTempDir(dir));
+
+  test('run alongside each other, never alongside a change, and see every change queued before them', async () => {
+    const img = makeImage({ media: 'hd', rev: '2.01', bs: BS }, dir);
+    const image = await ImageDevice.open(img, {});
+    const log = new LoggingDevice(image, 16);
+    const vol = await openVolume(log, { readWrite: true });
+    const gate = new Gate();
+    try {
+      if (!isWritable(vol)) throw new Error(`read-only: ${vol.info.readOnlyReason}`);
+      const dataA = pseudoRandom('a', 65536);
+      const dataB = pseudoRandom('b', 65536);
+      const a = await vol.create(vol.rootIno, 'a.bin', 0o644, 0, 0);
+      const b = await vol.create(vol.rootIno, 'b.bin', 0o644, 0, 0);
+      await vol.write(a, 0, dataA);
+      await vol.write(b, 0, dataB);
+      await vol.sync();
+      // The next device read (a.bin's data) is held.
+      let holdNext = true;
+      log.delay = async (op) => {
+        if (op.op !== 'read' || !holdNext) return;
+        holdNext = false;
+        await gate.pass();
+      };
+      const intoA = Buffer.alloc(65536);
+      const readA = vol.readInto!(a, 0, 65536, intoA);
+      while (gate.arrived === 0) await settle(1);
+      // Another read is not held up by it.
+      let gotB: Buffer | undefined;
+      const readB = vol.read(b, 0, 65536).then((x) => { gotB = x; });
+      await settle(20);
+      expect(gotB && Buffer.compare(gotB, dataB)).toBe(0);
+      await readB;
+      // A change waits for the read in progress; a read queued after the change sees it.
+      const newB = pseudoRandom('b2', 4096);
+      let wrote = false;
+      const write = vol.write(b, 0, newB).then(() => { wrote = true; });
+      const readAfter = vol.read(b, 0, 4096);
+      await settle(20);
+      expect(wrote).toBe(false);
+      gate.open();
+      expect(await readA).toBe(65536);
+      expect(Buffer.compare(intoA, dataA)).toBe(0);
+      await write;
+      expect(Buffer.compare(await readAfter, newB)).toBe(0);
+    } finally {
+      gate.open();
+      await vol.close();
+      await image.close();
+    }
+  });
 });
