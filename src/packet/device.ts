@@ -79,7 +79,11 @@ export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const DEFAULT_MAX_RUN_BYTES = 256 * 1024;
 export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
-/** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
+/**
+ * Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes):
+ * at least this many, and as many as the read-ahead window holds (a window's worth of new
+ * entries is made at once; fresh 32 KiB buffers cost page faults and GC, issue 6).
+ */
 const SPARE_BUFFERS = 32;
 /** How far from a stream's front a read may land and still continue it: twice the kernel's read-ahead (fuse/readahead.ts), whose requests arrive in any order. */
 const REORDER_BYTES = 2 * 1024 * 1024;
@@ -262,6 +266,7 @@ export class PacketDevice implements BlockDevice {
   private readonly raAhead = new Set<PacketEntry>();
   /** Memory of retired entries, for new ones. */
   private readonly spareBufs: Buffer[] = [];
+  private readonly spareLimit: number;
   private reasons: WriteOutReasons = zeroReasons();
   private rollbacks = 0;
   /** Ordering: per packet, the constraints on its sectors; per packet, the packets waiting for it. */
@@ -290,6 +295,7 @@ export class PacketDevice implements BlockDevice {
     this.maxRunBytes = Math.max(1, Math.floor(run / this.packetBytes)) * this.packetBytes;
     const ra = opts.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     this.readAheadLimit = ra <= 0 ? 0 : Math.max(this.packetBytes, Math.min(ra, Math.floor(this.cacheBytes / 4)));
+    this.spareLimit = Math.max(SPARE_BUFFERS, Math.ceil(this.readAheadLimit / this.packetBytes));
     this.clean = new LRUCache<number, PacketEntry>({
       maxSize: this.cacheBytes,
       sizeCalculation: (e) => e.buf.length,
@@ -303,10 +309,38 @@ export class PacketDevice implements BlockDevice {
     if (!this.inRange(lba, count)) {
       throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
+    // Every byte is filled: from a cached packet or from a device read.
+    const out = Buffer.allocUnsafe(count * this.sectorSize);
+    await this.readTo(lba, count, out);
+    return out;
+  }
+
+  /**
+   * read() into the caller's buffers (BlockDevice.readInto): cached sectors are copied
+   * straight into them, with no buffer of the read's own (a FUSE read lands in the
+   * kernel's buffer, issue 6). Nothing is written into `targets` once this has settled,
+   * failed or not: a caller may hand them back as soon as it returns.
+   */
+  async readInto(lba: number, targets: Buffer[]): Promise<void> {
+    this.checkOpen();
+    const ss = this.sectorSize;
+    const len = targets.reduce((n, t) => n + t.length, 0);
+    const count = len / ss;
+    if (!Number.isSafeInteger(count) || targets.some((t) => t.length % ss !== 0) || !this.inRange(lba, count)) {
+      throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount}) or not in whole sectors`);
+    }
+    if (targets.length === 1) return this.readTo(lba, count, targets[0]);
+    let at = lba;
+    for (const t of targets) {
+      await this.readTo(at, t.length / ss, t);
+      at += t.length / ss;
+    }
+  }
+
+  /** Sectors [lba, lba+count) into `out` (count * sectorSize bytes), in range. */
+  private async readTo(lba: number, count: number, out: Buffer): Promise<void> {
     const ss = this.sectorSize;
     const streaming = this.notePattern(lba, count);
-    // Every byte is filled below: from a cached packet or from a device read.
-    const out = Buffer.allocUnsafe(count * ss);
     let missing = this.copyCached(lba, out, [{ start: 0, count }]);
     if (missing.length > 0 && this.raInflight.size > 0) {
       // Read-ahead already on its way for some of it: wait for that rather than read twice.
@@ -316,10 +350,12 @@ export class PacketDevice implements BlockDevice {
         missing = this.copyCached(lba, out, missing);
       }
     }
-    this.counters.bytesRead += out.length;
-    this.counters.bytesReadFromCache += out.length - missing.reduce((s, r) => s + r.count * ss, 0);
+    this.counters.bytesRead += count * ss;
+    this.counters.bytesReadFromCache += count * ss - missing.reduce((s, r) => s + r.count * ss, 0);
     if (streaming) this.readAhead(this.raNext);
-    await Promise.all(missing.map(async (run) => {
+    if (missing.length === 0) return;
+    // allSettled: no fetch may copy into `out` after a failure was reported (it may be the caller's).
+    const results = await Promise.allSettled(missing.map(async (run) => {
       const got = await this.fetch(lba + run.start, run.count);
       this.counters.bytesReadFromDevice += run.count * ss;
       let at = run.start * ss;
@@ -329,7 +365,7 @@ export class PacketDevice implements BlockDevice {
       }
       this.keep(got, false);
     }));
-    return out;
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   async write(lba: number, data: Buffer, kind?: WriteKind): Promise<void> {
@@ -544,7 +580,7 @@ export class PacketDevice implements BlockDevice {
    * a stream, more than copying into them).
    */
   private retire(e: PacketEntry): void {
-    if (e.isLent || e.buf.length !== this.packetBytes || this.spareBufs.length >= SPARE_BUFFERS) return;
+    if (e.isLent || e.buf.length !== this.packetBytes || this.spareBufs.length >= this.spareLimit) return;
     this.spareBufs.push(e.buf);
   }
 

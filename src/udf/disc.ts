@@ -41,6 +41,24 @@ export class Disc {
     return this.readBytes(block * this.blockSize, count * this.blockSize);
   }
 
+  /**
+   * `count` blocks from absolute block `block` into `into` (at least count * blockSize
+   * bytes; uncached, file data), straight from the device when it can read into a
+   * buffer (the packet layer copies from its cache into `into`), else through a buffer
+   * of its own. Zero-filled past the end of the medium, as readBytes.
+   */
+  async readBlocksInto(block: number, count: number, into: Buffer): Promise<void> {
+    const bs = this.blockSize;
+    const ss = this.dev.sectorSize;
+    const len = count * bs;
+    const first = (block * bs) / ss;
+    if (this.dev.readInto && bs % ss === 0 && first + len / ss <= this.dev.sectorCount) {
+      await this.dev.readInto(first, [into.subarray(0, len)]);
+      return;
+    }
+    (await this.readBlocks(block, count)).copy(into, 0, 0, len);
+  }
+
   /** One block, through the metadata cache. The returned buffer must not be modified. */
   async readBlock(block: number): Promise<Buffer> {
     const hit = this.cache.get(block);

@@ -221,12 +221,43 @@ export async function readData(space: Space, data: FileData, size: number, offse
     if (offset < src.length) out.set(src.subarray(offset, Math.min(end, src.length)), 0);
     return out;
   }
-  const bs = space.disc.blockSize;
   const direct = await readWithinRun(space, data.extents, offset, end);
   if (direct) return direct;
   const out = Buffer.alloc(end - offset);
-  for (let i = findExtent(data.extents, offset); i < data.extents.length; i++) {
-    const x = data.extents[i];
+  await copyExtents(space, data.extents, offset, end, out);
+  return out;
+}
+
+/**
+ * readData into `into` (at least `length` bytes); returns how many bytes of the file it
+ * holds (fewer at the end of the file). A range within one run of blocks, starting at a
+ * block boundary, is read by the device straight into `into` (no buffer of our own, no
+ * copy here: the FUSE read's case, issue 6); `into` then holds the last block's bytes
+ * past the range (past the end of the file: that block's slack) up to the block's end.
+ */
+export async function readDataInto(space: Space, data: FileData, size: number, offset: number, length: number, into: Buffer): Promise<number> {
+  if (into.length < length) throw new FsError('EINVAL', `read of ${length} bytes into a buffer of ${into.length}`);
+  const end = Math.min(size, offset + length);
+  if (end <= offset) return 0;
+  const n = end - offset;
+  if (data.kind === 'inline') {
+    const src = data.bytes;
+    const have = offset < src.length ? Math.min(end, src.length) - offset : 0;
+    if (have > 0) into.set(src.subarray(offset, offset + have), 0);
+    into.fill(0, have, n);
+    return n;
+  }
+  if (await readWithinRunInto(space, data.extents, offset, end, into)) return n;
+  into.fill(0, 0, n); // 4/14.14.1.1: what is not recorded reads as zeros
+  await copyExtents(space, data.extents, offset, end, into);
+  return n;
+}
+
+/** The recorded bytes of [offset, end) into `out` (from its start); unrecorded bytes are left as they are. */
+async function copyExtents(space: Space, extents: Extent[], offset: number, end: number, out: Buffer): Promise<void> {
+  const bs = space.disc.blockSize;
+  for (let i = findExtent(extents, offset); i < extents.length; i++) {
+    const x = extents[i];
     if (x.fileOffset >= end) break;
     if (x.type !== EXT_RECORDED_ALLOCATED) continue; // 4/14.14.1.1: not recorded reads as zeros
     const s = Math.max(offset, x.fileOffset) - x.fileOffset;
@@ -244,15 +275,10 @@ export async function readData(space: Space, data: FileData, size: number, offse
       blk += run.count;
     }
   }
-  return out;
 }
 
-/**
- * The common case of a large file's read: bytes [offset, end) lie in one
- * recorded extent and map to one run of blocks, so the device's buffer is the
- * answer (cut to the range) with no copy. Undefined otherwise.
- */
-async function readWithinRun(space: Space, extents: Extent[], offset: number, end: number): Promise<Buffer | undefined> {
+/** Where [offset, end) lies within one recorded extent and one run of blocks: the run and the byte of its first block where the range starts. */
+function withinRun(space: Space, extents: Extent[], offset: number, end: number): { abs: number; count: number; from: number } | undefined {
   const x = extents[findExtent(extents, offset)];
   if (!x || x.type !== EXT_RECORDED_ALLOCATED || x.fileOffset > offset || x.fileOffset + x.length < end) return undefined;
   const bs = space.disc.blockSize;
@@ -261,9 +287,27 @@ async function readWithinRun(space: Space, extents: Extent[], offset: number, en
   const lastBlk = Math.ceil((end - x.fileOffset) / bs);
   const run = mapBlocks(partitionOf(space, x.ref), x.block + blk, lastBlk - blk);
   if (run.count !== lastBlk - blk) return undefined;
+  return { abs: run.abs, count: run.count, from: s - blk * bs };
+}
+
+/**
+ * The common case of a large file's read: bytes [offset, end) lie in one
+ * recorded extent and map to one run of blocks, so the device's buffer is the
+ * answer (cut to the range) with no copy. Undefined otherwise.
+ */
+async function readWithinRun(space: Space, extents: Extent[], offset: number, end: number): Promise<Buffer | undefined> {
+  const run = withinRun(space, extents, offset, end);
+  if (!run) return undefined;
   const buf = await space.disc.readBlocks(run.abs, run.count);
-  const from = s - blk * bs;
-  return buf.subarray(from, from + end - offset);
+  return buf.subarray(run.from, run.from + end - offset);
+}
+
+/** readWithinRun into `into`, when the range starts at a block boundary and its blocks fit in `into`; false otherwise. */
+async function readWithinRunInto(space: Space, extents: Extent[], offset: number, end: number, into: Buffer): Promise<boolean> {
+  const run = withinRun(space, extents, offset, end);
+  if (!run || run.from !== 0 || run.count * space.disc.blockSize > into.length) return false;
+  await space.disc.readBlocksInto(run.abs, run.count, into);
+  return true;
 }
 
 /**

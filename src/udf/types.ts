@@ -142,6 +142,12 @@ export interface Volume {
   readdir(dirIno: number): Promise<DirEntry[]>;
   /** Up to `length` bytes from `offset`; fewer at the end of the file. */
   read(ino: number, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: read() into `into` (at least `length` bytes), returning the count read.
+   * Bytes of `into` past the count may be overwritten (up to the end of the last block).
+   * Nothing is written into `into` once the promise has settled.
+   */
+  readInto?(ino: number, offset: number, length: number, into: Buffer): Promise<number>;
   readlink(ino: number): Promise<string>;
   close(): Promise<void>;
 }

@@ -13,7 +13,7 @@ import { findSessions, recognize, Session } from './recognize';
 import { readVolumeDescriptors, readLvid } from './vds';
 import { buildPartitions } from './partmount';
 import { Partition, accessTypeName } from './partition';
-import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, blockOfByte, readPartBlock, recordedEnd } from './icb';
+import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, readDataInto, blockOfByte, readPartBlock, recordedEnd } from './icb';
 import { parseDirectory } from './dir';
 import { decodePathComponents, pathComponentsToPosix } from './symlink';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, typeBits } from './attr';
@@ -141,6 +141,13 @@ class UdfVolume implements Volume {
     if ((node.attr.mode & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', `inode ${ino} is a directory`);
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
     return readData(this.space, node.data, node.attr.size, offset, length);
+  }
+
+  async readInto(ino: number, offset: number, length: number, into: Buffer): Promise<number> {
+    const node = await this.inode(ino);
+    if ((node.attr.mode & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', `inode ${ino} is a directory`);
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+    return readDataInto(this.space, node.data, node.attr.size, offset, length, into);
   }
 
   async readlink(ino: number): Promise<string> {

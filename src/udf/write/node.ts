@@ -9,7 +9,7 @@
 import createDebug from 'debug';
 import { FsError } from '../../errors';
 import type { Space, FileEntry, FileData, Extent } from '../icb';
-import { readFileEntry, fileData, readData } from '../icb';
+import { readFileEntry, fileData, readData, readDataInto } from '../icb';
 import {
   LbAddr, shortAd, longAd,
   EXT_RECORDED_ALLOCATED, EXT_NOT_RECORDED_ALLOCATED, EXT_NOT_RECORDED_NOT_ALLOCATED, EXT_NEXT_EXTENT_OF_ADS,
@@ -163,6 +163,11 @@ export function nodeFileData(node: WNode, bs: number): FileData {
 
 export function readNode(space: Space, node: WNode, offset: number, length: number): Promise<Buffer> {
   return readData(space, nodeFileData(node, space.disc.blockSize), node.size, offset, length);
+}
+
+/** readNode into `into` (readDataInto): the count of bytes read. */
+export function readNodeInto(space: Space, node: WNode, offset: number, length: number, into: Buffer): Promise<number> {
+  return readDataInto(space, nodeFileData(node, space.disc.blockSize), node.size, offset, length, into);
 }
 
 /** Recorded data blocks, for logicalBlocksRecorded (4/14.9.11). */

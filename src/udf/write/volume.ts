@@ -2,7 +2,8 @@
  * A UDF volume mounted read-write: the WritableVolume interface over the
  * write engine (node.ts for file entries and data, directory.ts for FIDs,
  * alloc.ts/spacemap.ts for space, lvid.ts for integrity). Every operation
- * runs alone (one queue), so no operation sees another half done. File entries
+ * runs alone (one queue; file reads only alongside each other), so no operation
+ * sees another half done. File entries
  * are written when they change shape and at fsync/sync; data and directory
  * contents go to the device straight away, before the entries pointing at them.
  */
@@ -20,7 +21,7 @@ import {
 } from '../codec/file';
 import type { Tag } from '../codec/tag';
 import { TAG_FE, TAG_EFE } from '../codec/tag';
-import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, writeNode, truncateNode, storeNode, freeNode, recordedBlocks, MAX_FILE_SIZE } from './node';
+import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, readNodeInto, writeNode, truncateNode, storeNode, freeNode, recordedBlocks, MAX_FILE_SIZE } from './node';
 import { WDir, loadDir, addEntry, removeEntry, setParent, parentOf, liveEntries, newDir, icbLongAd, nameToIdent } from './directory';
 import { encodePathComponents } from './symlink';
 import { SpaceMap, storeSpaceMap } from './spacemap';
@@ -96,6 +97,8 @@ export class WritableUdfVolume implements WritableVolume {
   private readonly dirs = new Map<number, WDir>();
   private readonly ctx: WriteCtx;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The queue as the last operation other than a file read left it: what a file read waits for. */
+  private changes: Promise<unknown> = Promise.resolve();
   private closed = false;
   private numFiles: number;
   private numDirs: number;
@@ -171,6 +174,22 @@ export class WritableUdfVolume implements WritableVolume {
       this.opChanged = false;
     });
     this.queue = p.catch(() => undefined);
+    this.changes = this.queue;
+    return p;
+  }
+
+  /**
+   * Run a file read after every other operation queued before it, but alongside other file
+   * reads: the kernel sends several reads of a file at once (its read-ahead), and one waiting
+   * for the device need not hold up the next (issue 6). Operations queued after it wait for it
+   * as for any other, so no read overlaps a change, and a read sees every change that returned.
+   */
+  private runRead<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.changes.then(() => {
+      if (this.closed) throw new FsError('EIO', 'volume closed');
+      return fn();
+    });
+    this.queue = Promise.all([this.queue, p.catch(() => undefined)]);
     return p;
   }
 
@@ -292,11 +311,20 @@ export class WritableUdfVolume implements WritableVolume {
   }
 
   read(ino: number, offset: number, length: number): Promise<Buffer> {
-    return this.run(async () => {
+    return this.runRead(async () => {
       const n = await this.node(ino);
       if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
       if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
       return readNode(this.m.space, n, offset, length);
+    });
+  }
+
+  readInto(ino: number, offset: number, length: number, into: Buffer): Promise<number> {
+    return this.runRead(async () => {
+      const n = await this.node(ino);
+      if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
+      if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
+      return readNodeInto(this.m.space, n, offset, length, into);
     });
   }
 
