@@ -59,7 +59,7 @@
 import createDebug from 'debug';
 import { LRUCache } from 'lru-cache';
 import { FsError, isFsError } from '../errors';
-import type { BlockDevice, SectorRange, WriteKind } from '../drive/types';
+import type { BlockDevice, ReadKind, SectorRange, WriteKind } from '../drive/types';
 import { PacketEntry, type PacketState } from './entry';
 import { writeFailureKind, type WriteRemapper } from './remap';
 import { isScsiError } from '../drive/scsi/sense';
@@ -286,13 +286,14 @@ export class PacketDevice implements BlockDevice {
 
   // ---- BlockDevice ------------------------------------------------------------
 
-  async read(lba: number, count: number): Promise<Buffer> {
+  async read(lba: number, count: number, kind?: ReadKind): Promise<Buffer> {
     this.checkOpen();
     if (!this.inRange(lba, count)) {
       throw new FsError('EIO', `read of sectors ${lba}+${count} past the end (${this.sectorCount})`);
     }
     const ss = this.sectorSize;
-    const streaming = this.notePattern(lba, count);
+    // Metadata reads (single blocks: entries) neither feed nor end a sequential stream.
+    const streaming = kind === 'metadata' ? false : this.notePattern(lba, count);
     // Every byte is filled below: from a cached packet or from a device read.
     const out = Buffer.allocUnsafe(count * ss);
     let missing = this.copyCached(lba, out, [{ start: 0, count }]);
@@ -306,6 +307,7 @@ export class PacketDevice implements BlockDevice {
     }
     this.counters.bytesRead += out.length;
     this.counters.bytesReadFromCache += out.length - missing.reduce((s, r) => s + r.count * ss, 0);
+    if (kind === 'metadata' && missing.length > 0) missing = await this.readWhole(lba, out, missing);
     if (streaming) this.readAhead(this.raNext);
     await Promise.all(missing.map(async (run) => {
       const got = await this.fetch(lba + run.start, run.count);
@@ -1150,6 +1152,66 @@ export class PacketDevice implements BlockDevice {
       for (let p = packet; p < packet + n; p++) if (this.raInflight.get(p) === done) this.raInflight.delete(p);
     });
     for (let p = packet; p < packet + n; p++) this.raInflight.set(p, done);
+  }
+
+  /**
+   * A metadata read's missing sectors: their packets are read whole (a drive reads its whole
+   * ECC block anyway) and kept, so the entries next to this one are read with it. Returns what
+   * is still missing (a write-out raced the read and its bytes were not kept).
+   */
+  private async readWhole(lba: number, out: Buffer, missing: SectorRun[]): Promise<SectorRun[]> {
+    const spp = this.sectorsPerPacket;
+    const first = Math.floor((lba + missing[0].start) / spp);
+    const last = Math.floor((lba + missing[missing.length - 1].start + missing[missing.length - 1].count - 1) / spp);
+    const from = firstSectorOf(first, spp);
+    const n = Math.min((last - first + 1) * spp, this.sectorCount - from);
+    this.keep(await this.fetch(from, n), false);
+    this.counters.bytesReadFromDevice += n * this.sectorSize;
+    return this.copyCached(lba, out, missing);
+  }
+
+  /**
+   * BlockDevice.prefetch: the packets holding `ranges` not wholly cached nor on their way, at most a quarter of the cache, read with one device read per run of
+   * consecutive packets into the clean cache; reads of them meanwhile wait for these rather
+   * than read again. The sequential read-ahead's stream is left as it was. The file entries of
+   * a directory lie close together: `find` and `rm -rf` read them one block at a time, one
+   * device read each (issue 6).
+   */
+  async prefetch(ranges: SectorRange[]): Promise<void> {
+    if (this.closed) return;
+    const spp = this.sectorsPerPacket;
+    const want = new Set<number>();
+    for (const r of ranges) {
+      if (r.count <= 0 || !this.inRange(r.lba, r.count)) continue;
+      for (let p = Math.floor(r.lba / spp); p <= Math.floor((r.lba + r.count - 1) / spp); p++) {
+        if (this.wantsReadAhead(p)) want.add(p);
+      }
+    }
+    const packets = [...want].sort((a, b) => a - b).slice(0, Math.max(1, Math.floor(this.cacheBytes / 4 / this.packetBytes)));
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < packets.length;) {
+      let n = 1;
+      while (i + n < packets.length && packets[i + n] === packets[i] + n) n++;
+      reads.push(this.startPrefetch(packets[i], n));
+      i += n;
+    }
+    await Promise.all(reads);
+  }
+
+  private startPrefetch(packet: number, n: number): Promise<void> {
+    const lba = firstSectorOf(packet, this.sectorsPerPacket);
+    const count = Math.min(n * this.sectorsPerPacket, this.sectorCount - lba);
+    this.counters.prefetches++;
+    const done = this.fetch(lba, count).then((got) => {
+      this.counters.bytesPrefetched += count * this.sectorSize;
+      if (!this.closed) this.keep(got, false);
+    }, (e: unknown) => {
+      debug('prefetch of sectors %d+%d failed: %s', lba, count, (e as Error).message);
+    }).finally(() => {
+      for (let p = packet; p < packet + n; p++) if (this.raInflight.get(p) === done) this.raInflight.delete(p);
+    });
+    for (let p = packet; p < packet + n; p++) this.raInflight.set(p, done);
+    return done;
   }
 
   /** A reader used a packet read ahead. */

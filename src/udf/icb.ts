@@ -36,6 +36,33 @@ export function partitionOf(space: Space, ref: number): Partition {
   return p;
 }
 
+/**
+ * Tell the device that the file entries at `locs` will be read soon (a directory is being
+ * listed; its entries usually lie close together), so that a device with a cache reads them
+ * in a few requests instead of one per entry. Best effort: a location that does not map is
+ * left for its own read to report. Only the first `max` are hinted.
+ */
+export async function prefetchEntries(space: Space, locs: LbAddr[], max: number): Promise<void> {
+  const dev = space.disc.dev;
+  if (!dev.prefetch || locs.length === 0) return;
+  const bs = space.disc.blockSize;
+  const ss = dev.sectorSize;
+  const ranges = [];
+  for (const loc of locs.slice(0, max)) {
+    const p = space.partitions[loc.partitionReferenceNum];
+    if (!p) continue;
+    let abs: number;
+    try {
+      abs = mapBlocks(p, loc.logicalBlockNum, 1).abs;
+    } catch {
+      continue;
+    }
+    const lba = Math.floor((abs * bs) / ss);
+    ranges.push({ lba, count: Math.ceil(((abs + 1) * bs) / ss) - lba });
+  }
+  await dev.prefetch(ranges);
+}
+
 /** One block of partition `ref`, through the metadata cache. */
 export async function readPartBlock(space: Space, ref: number, block: number): Promise<Buffer> {
   const run = mapBlocks(partitionOf(space, ref), block, 1);

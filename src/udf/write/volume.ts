@@ -9,7 +9,7 @@
 import createDebug from 'debug';
 import { FsError, isFsError } from '../../errors';
 import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
-import type { Space } from '../icb';
+import { type Space, prefetchEntries } from '../icb';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
 import { decodePathComponents, pathComponentsToPosix } from '../symlink';
 import { dateToTimestamp } from '../time';
@@ -89,6 +89,12 @@ export const NODE_CACHE = { limit: 4096 };
  */
 export const DIRTY_NODES = { limit: 8 };
 
+/**
+ * Most file entries hinted to the device (BlockDevice.prefetch) when a directory is first
+ * listed: 2 MiB of 2048-byte blocks. The packet layer holds the packets they lie in.
+ */
+export const PREFETCH_ENTRIES = { limit: 1024 };
+
 export class WritableUdfVolume implements WritableVolume {
   readonly info: VolumeInfo;
   readonly rootIno: number;
@@ -110,6 +116,8 @@ export class WritableUdfVolume implements WritableVolume {
   private trimAt = NODE_CACHE.limit;
   /** Nodes touched by changes, least recently first (DIRTY_NODES). */
   private readonly touched = new Map<number, WNode>();
+  /** Directories whose entries were prefetched since they were loaded. */
+  private readonly prefetched = new WeakSet<WDir>();
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -287,7 +295,15 @@ export class WritableUdfVolume implements WritableVolume {
   readdir(dirIno: number): Promise<DirEntry[]> {
     return this.run(async () => {
       const d = await this.dir(dirIno);
-      return liveEntries(d, this.m.unhide).filter((s) => d.byName.get(s.name) === s).map((s) => ({ name: s.name, ino: inoOf(s.fid.icb.extLocation) }));
+      const out = liveEntries(d, this.m.unhide).filter((s) => d.byName.get(s.name) === s).map((s) => ({ name: s.name, ino: inoOf(s.fid.icb.extLocation) }));
+      if (!this.prefetched.has(d)) {
+        // A listing is followed by a stat of every entry (find, ls -l, rm -rf): their entries,
+        // one block each and usually close together, are read in a few device reads.
+        this.prefetched.add(d);
+        const locs = out.filter((e) => !this.nodes.has(e.ino)).map((e) => locOf(e.ino));
+        await prefetchEntries(this.m.space, locs, PREFETCH_ENTRIES.limit);
+      }
+      return out;
     });
   }
 
