@@ -81,6 +81,8 @@ export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 const SPARE_BUFFERS = 32;
 /** How far from a stream's front a read may land and still continue it: twice the kernel's read-ahead (fuse/readahead.ts), whose requests arrive in any order. */
 const REORDER_BYTES = 2 * 1024 * 1024;
+/** Shortest prefetch() read, in packets: 256 KiB of 16-sector packets. */
+export const PREFETCH_RUN_PACKETS = 8;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PacketDeviceOptions {
@@ -1171,11 +1173,13 @@ export class PacketDevice implements BlockDevice {
   }
 
   /**
-   * BlockDevice.prefetch: the packets holding `ranges` not wholly cached nor on their way, at most a quarter of the cache, read with one device read per run of
-   * consecutive packets into the clean cache; reads of them meanwhile wait for these rather
-   * than read again. The sequential read-ahead's stream is left as it was. The file entries of
-   * a directory lie close together: `find` and `rm -rf` read them one block at a time, one
-   * device read each (issue 6).
+   * BlockDevice.prefetch: the packets holding `ranges` not wholly cached nor on their way
+   * (at most a quarter of the cache) are read into the clean cache, one device read per run
+   * of PREFETCH_RUN_PACKETS at least (up to a packet held already); reads of them meanwhile
+   * wait for these rather than read again. The sequential read-ahead's stream is left as it
+   * was. The file entries of a directory lie close together, and after them often the next
+   * directory's: `find` and `rm -rf` read them one block at a time, one device read each
+   * (issue 6).
    */
   async prefetch(ranges: SectorRange[]): Promise<void> {
     if (this.closed) return;
@@ -1187,13 +1191,21 @@ export class PacketDevice implements BlockDevice {
         if (this.wantsReadAhead(p)) want.add(p);
       }
     }
-    const packets = [...want].sort((a, b) => a - b).slice(0, Math.max(1, Math.floor(this.cacheBytes / 4 / this.packetBytes)));
+    const packets = [...want].sort((a, b) => a - b);
+    const last = packetCount(this.sectorCount, spp);
+    let budget = Math.max(1, Math.floor(this.cacheBytes / 4 / this.packetBytes));
     const reads: Promise<void>[] = [];
-    for (let i = 0; i < packets.length;) {
-      let n = 1;
-      while (i + n < packets.length && packets[i + n] === packets[i] + n) n++;
-      reads.push(this.startPrefetch(packets[i], n));
-      i += n;
+    for (let i = 0; i < packets.length && budget > 0;) {
+      // A run reaches at least PREFETCH_RUN_PACKETS (what lies after a directory's entries is
+      // often the next directory's), over the wanted packets within it, up to one held already.
+      const start = packets[i];
+      let end = start + PREFETCH_RUN_PACKETS;
+      while (i < packets.length && packets[i] <= end) end = Math.max(end, packets[i++] + 1);
+      let stop = start + 1;
+      while (stop < Math.min(end, last, start + budget) && this.wantsReadAhead(stop)) stop++;
+      reads.push(this.startPrefetch(start, stop - start));
+      budget -= stop - start;
+      while (i > 0 && packets[i - 1] >= stop) i--;
     }
     await Promise.all(reads);
   }

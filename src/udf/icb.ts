@@ -37,12 +37,19 @@ export function partitionOf(space: Space, ref: number): Partition {
 }
 
 /**
+ * Most file entries hinted to the device (BlockDevice.prefetch) when a directory is first
+ * listed: 2 MiB of 2048-byte blocks. The packet layer holds the packets they lie in.
+ */
+export const PREFETCH_ENTRIES = { limit: 1024 };
+
+/**
  * Tell the device that the file entries at `locs` will be read soon (a directory is being
  * listed; its entries usually lie close together), so that a device with a cache reads them
- * in a few requests instead of one per entry. Best effort: a location that does not map is
- * left for its own read to report. Only the first `max` are hinted.
+ * in a few requests instead of one per entry, while the listing goes back to the caller.
+ * Best effort, not waited for: a location that does not map, or a read that fails, is left
+ * for the entry's own read to report. Only the first `max` are hinted.
  */
-export async function prefetchEntries(space: Space, locs: LbAddr[], max: number): Promise<void> {
+export function prefetchEntries(space: Space, locs: LbAddr[], max: number): void {
   const dev = space.disc.dev;
   if (!dev.prefetch || locs.length === 0) return;
   const bs = space.disc.blockSize;
@@ -60,7 +67,7 @@ export async function prefetchEntries(space: Space, locs: LbAddr[], max: number)
     const lba = Math.floor((abs * bs) / ss);
     ranges.push({ lba, count: Math.ceil(((abs + 1) * bs) / ss) - lba });
   }
-  await dev.prefetch(ranges);
+  dev.prefetch(ranges).catch((e: unknown) => debug('prefetch: %s', (e as Error).message));
 }
 
 /** One block of partition `ref`, through the metadata cache. */

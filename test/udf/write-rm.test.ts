@@ -9,7 +9,7 @@ import { ImageDevice } from '../../src/drive/image';
 import type { BlockDevice } from '../../src/drive/types';
 import { PacketDevice } from '../../src/packet/device';
 import { openVolume } from '../../src/udf/volume';
-import { PREFETCH_ENTRIES } from '../../src/udf/write/volume';
+import { PREFETCH_ENTRIES } from '../../src/udf/icb';
 import { isWritable, type WritableVolume } from '../../src/udf/types';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools, udfinfo } from '../helpers/tools';
@@ -33,13 +33,13 @@ class ReadCounter implements BlockDevice {
   close(): Promise<void> { return this.inner.close(); }
 }
 
-async function mount(img: string): Promise<{ vol: WritableVolume; counter: ReadCounter; packets: PacketDevice; close(): Promise<void> }> {
-  const image = await ImageDevice.open(img, {});
+async function mount(img: string, readWrite = true): Promise<{ vol: WritableVolume; counter: ReadCounter; packets: PacketDevice; close(): Promise<void> }> {
+  const image = await ImageDevice.open(img, { readOnly: !readWrite });
   const counter = new ReadCounter(image);
   const packets = new PacketDevice(counter, { packetBytes: 32 * 1024, flushDelayMs: Infinity });
-  const vol = await openVolume(packets, { readWrite: true });
-  if (!isWritable(vol)) throw new Error(`read-only: ${vol.info.readOnlyReason}`);
-  return { vol, counter, packets, close: async () => { await vol.close(); await packets.close(); } };
+  const vol = await openVolume(packets, { readWrite });
+  if (readWrite && !isWritable(vol)) throw new Error(`read-only: ${vol.info.readOnlyReason}`);
+  return { vol: vol as WritableVolume, counter, packets, close: async () => { await vol.close(); await packets.close(); } };
 }
 
 describeIf('listing and removing a tree', () => {
@@ -63,9 +63,9 @@ describeIf('listing and removing a tree', () => {
     removeTempDir(dir);
   });
 
-  async function statAll(limit: number): Promise<{ listing: number; stats: number }> {
+  async function statAll(limit: number, readWrite = true): Promise<{ listing: number; stats: number }> {
     PREFETCH_ENTRIES.limit = limit;
-    const m = await mount(img);
+    const m = await mount(img, readWrite);
     try {
       const d = await m.vol.lookup(m.vol.rootIno, 'd');
       const before = m.counter.reads;
@@ -83,6 +83,14 @@ describeIf('listing and removing a tree', () => {
     const without = await statAll(0);
     const withPrefetch = await statAll(saved);
     // 121 entries of one block each fill 8 packets of 16 blocks: read one by one without the hint.
+    expect(without.stats).toBeGreaterThanOrEqual(6);
+    expect(withPrefetch.stats).toBe(0);
+    expect(withPrefetch.listing).toBeLessThanOrEqual(3);
+  });
+
+  test('the same on a read-only mount', async () => {
+    const without = await statAll(0, false);
+    const withPrefetch = await statAll(saved, false);
     expect(without.stats).toBeGreaterThanOrEqual(6);
     expect(withPrefetch.stats).toBe(0);
     expect(withPrefetch.listing).toBeLessThanOrEqual(3);

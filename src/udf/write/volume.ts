@@ -9,7 +9,7 @@
 import createDebug from 'debug';
 import { FsError, isFsError } from '../../errors';
 import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
-import { type Space, prefetchEntries } from '../icb';
+import { type Space, prefetchEntries, PREFETCH_ENTRIES } from '../icb';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
 import { decodePathComponents, pathComponentsToPosix } from '../symlink';
 import { dateToTimestamp } from '../time';
@@ -88,12 +88,6 @@ export const NODE_CACHE = { limit: 4096 };
  * (else the flush stored the entry again and the packet was written twice, issue 6).
  */
 export const DIRTY_NODES = { limit: 8 };
-
-/**
- * Most file entries hinted to the device (BlockDevice.prefetch) when a directory is first
- * listed: 2 MiB of 2048-byte blocks. The packet layer holds the packets they lie in.
- */
-export const PREFETCH_ENTRIES = { limit: 1024 };
 
 export class WritableUdfVolume implements WritableVolume {
   readonly info: VolumeInfo;
@@ -301,7 +295,7 @@ export class WritableUdfVolume implements WritableVolume {
         // one block each and usually close together, are read in a few device reads.
         this.prefetched.add(d);
         const locs = out.filter((e) => !this.nodes.has(e.ino)).map((e) => locOf(e.ino));
-        await prefetchEntries(this.m.space, locs, PREFETCH_ENTRIES.limit);
+        prefetchEntries(this.m.space, locs, PREFETCH_ENTRIES.limit);
       }
       return out;
     });
