@@ -9,6 +9,9 @@
  */
 export type WriteKind = 'data' | 'metadata' | 'partial';
 
+/** What a read is for, as a hint to a cache: 'metadata' is a file entry or the like (src/packet reads its whole packet, and keeps it out of its sequential read-ahead). */
+export type ReadKind = 'metadata';
+
 /** `count` sectors from `lba`. */
 export interface SectorRange {
   lba: number;
@@ -27,7 +30,7 @@ export interface BlockDevice {
   /** Largest write the device takes as one command, in bytes, when it has such a limit (MMC drives). */
   readonly maxTransferBytes?: number;
   /** Read `count` sectors starting at `lba`. Throws FsError('EIO') past the end or on a device error. */
-  read(lba: number, count: number): Promise<Buffer>;
+  read(lba: number, count: number, kind?: ReadKind): Promise<Buffer>;
   /**
    * Optional: read consecutive sectors from `lba` straight into `targets`, one
    * after another (each a whole number of sectors), as one request; what read()
@@ -45,6 +48,12 @@ export interface BlockDevice {
    * before the name that points at it). A device writing in the order it is given needs none.
    */
   order?(first: SectorRange, then: SectorRange): void;
+  /**
+   * Optional hint, for a device with a cache (src/packet): these sectors will be read soon (the
+   * file entries of a directory being listed); read what is not cached in as few requests as
+   * it can. Resolves when done; never rejects (a later read of them gets any error).
+   */
+  prefetch?(ranges: SectorRange[]): Promise<void>;
   /**
    * Make everything written so far durable (fsync / SYNCHRONIZE CACHE). A write-back cache
    * (src/packet) may take `scope` 'data': only what was not written as metadata, a barrier

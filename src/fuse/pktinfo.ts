@@ -279,17 +279,20 @@ export function pktinfoOps(dir: PktinfoDir, ops: Record<string, Op>): Record<str
   out.readlink = (path: string, cb: Cb) =>
     own(path) ? serve(cb, 'readlink', path, async () => { throw new FsError('EINVAL', `${path} is not a symbolic link`); })
       : pass('readlink', [path, cb]);
-  out.opendir = (path: string, flags: number, cb: Cb) =>
-    own(path) ? serve(cb, 'opendir', path, async () => {
-      dir.readdir(path);
-      return [0, 0];
-    }) : pass('opendir', [path, flags, cb]);
+  // Only over ops that open directories themselves (without, libfuse answers opendir: ops-dir.ts).
+  if (ops.opendir) {
+    out.opendir = (path: string, flags: number, cb: Cb) =>
+      own(path) ? serve(cb, 'opendir', path, async () => {
+        dir.readdir(path);
+        return [0, 0];
+      }) : pass('opendir', [path, flags, cb]);
+  }
   out.readdir = (path: string, cb: Cb) => {
     if (own(path)) return serve(cb, 'readdir', path, async () => [0, dir.readdir(path)]);
     if (path !== '/') return pass('readdir', [path, cb]);
     pass('readdir', [path, (code: number, names?: string[]) => (code === 0 && names ? cb(0, dir.rootListing(names)) : cb(code))]);
   };
-  out.releasedir = (path: string, fh: number, cb: Cb) => (own(path) ? cb(0) : pass('releasedir', [path, fh, cb]));
+  if (ops.releasedir) out.releasedir = (path: string, fh: number, cb: Cb) => (own(path) ? cb(0) : pass('releasedir', [path, fh, cb]));
   out.open = (path: string, flags: number, cb: Cb) =>
     own(path) ? serve(cb, 'open', path, async () => [0, dir.open(path, flags), OPEN_DIRECT_IO]) : pass('open', [path, flags, cb]);
   out.read = (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>

@@ -36,6 +36,9 @@ export interface PacketCounters {
   /** Of those, bytes in packets a reader then read, and bytes thrown away unread (the stream ended, or evicted). */
   bytesReadAheadUsed: number;
   bytesReadAheadDropped: number;
+  /** Device reads of packets the filesystem asked for ahead of use (prefetch(): the entries of a listed directory), and their bytes (not in bytesReadFromDevice). */
+  prefetches: number;
+  bytesPrefetched: number;
 }
 
 export function zeroCounters(): PacketCounters {
@@ -55,6 +58,8 @@ export function zeroCounters(): PacketCounters {
     bytesReadAhead: 0,
     bytesReadAheadUsed: 0,
     bytesReadAheadDropped: 0,
+    prefetches: 0,
+    bytesPrefetched: 0,
   };
 }
 

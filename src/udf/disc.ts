@@ -63,7 +63,12 @@ export class Disc {
   async readBlock(block: number): Promise<Buffer> {
     const hit = this.cache.get(block);
     if (hit) return hit;
-    const b = await this.readBlocks(block, 1);
+    const bs = this.blockSize;
+    const ss = this.dev.sectorSize;
+    // Told to the device as metadata (a cache reads its neighbours with it); whole sectors only.
+    const b = bs % ss === 0 && (block + 1) * (bs / ss) <= this.dev.sectorCount
+      ? await this.dev.read(block * (bs / ss), bs / ss, 'metadata')
+      : await this.readBlocks(block, 1);
     this.cache.set(block, b);
     return b;
   }

@@ -36,6 +36,40 @@ export function partitionOf(space: Space, ref: number): Partition {
   return p;
 }
 
+/**
+ * Most file entries hinted to the device (BlockDevice.prefetch) when a directory is first
+ * listed: 2 MiB of 2048-byte blocks. The packet layer holds the packets they lie in.
+ */
+export const PREFETCH_ENTRIES = { limit: 1024 };
+
+/**
+ * Tell the device that the file entries at `locs` will be read soon (a directory is being
+ * listed; its entries usually lie close together), so that a device with a cache reads them
+ * in a few requests instead of one per entry, while the listing goes back to the caller.
+ * Best effort, not waited for: a location that does not map, or a read that fails, is left
+ * for the entry's own read to report. Only the first `max` are hinted.
+ */
+export function prefetchEntries(space: Space, locs: LbAddr[], max: number): void {
+  const dev = space.disc.dev;
+  if (!dev.prefetch || locs.length === 0) return;
+  const bs = space.disc.blockSize;
+  const ss = dev.sectorSize;
+  const ranges = [];
+  for (const loc of locs.slice(0, max)) {
+    const p = space.partitions[loc.partitionReferenceNum];
+    if (!p) continue;
+    let abs: number;
+    try {
+      abs = mapBlocks(p, loc.logicalBlockNum, 1).abs;
+    } catch {
+      continue;
+    }
+    const lba = Math.floor((abs * bs) / ss);
+    ranges.push({ lba, count: Math.ceil(((abs + 1) * bs) / ss) - lba });
+  }
+  dev.prefetch(ranges).catch((e: unknown) => debug('prefetch: %s', (e as Error).message));
+}
+
 /** One block of partition `ref`, through the metadata cache. */
 export async function readPartBlock(space: Space, ref: number, block: number): Promise<Buffer> {
   const run = mapBlocks(partitionOf(space, ref), block, 1);

@@ -13,7 +13,7 @@ import { findSessions, recognize, Session } from './recognize';
 import { readVolumeDescriptors, readLvid } from './vds';
 import { buildPartitions } from './partmount';
 import { Partition, accessTypeName } from './partition';
-import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, readDataInto, blockOfByte, readPartBlock, recordedEnd } from './icb';
+import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, readDataInto, blockOfByte, readPartBlock, recordedEnd, prefetchEntries, PREFETCH_ENTRIES } from './icb';
 import { parseDirectory } from './dir';
 import { decodePathComponents, pathComponentsToPosix } from './symlink';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, typeBits } from './attr';
@@ -44,6 +44,8 @@ interface Directory {
   entries: DirEntry[];
   byName: Map<string, number>;
   dirs: Set<number>;
+  /** Its entries' file entries were prefetched (the first listing). */
+  prefetched?: boolean;
 }
 
 class UdfVolume implements Volume {
@@ -132,6 +134,11 @@ class UdfVolume implements Volume {
 
   async readdir(dirIno: number): Promise<DirEntry[]> {
     const dir = await this.directory(dirIno);
+    if (!dir.prefetched) {
+      // A listing is followed by a stat of every entry (find, ls -l): see PREFETCH_ENTRIES.
+      dir.prefetched = true;
+      prefetchEntries(this.space, dir.entries.filter((e) => !this.inodes.has(e.ino)).map((e) => locOf(e.ino)), PREFETCH_ENTRIES.limit);
+    }
     for (const ino of dir.dirs) if (!this.parents.has(ino) && ino !== this.rootIno && !this.isAncestor(ino, dirIno)) this.parents.set(ino, dirIno);
     return dir.entries.map((e) => ({ ...e }));
   }

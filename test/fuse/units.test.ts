@@ -14,6 +14,7 @@ import { PathResolver } from '../../src/fuse/resolver';
 import { toFuseStatfs } from '../../src/fuse/ops-attr';
 import { FsError } from '../../src/errors';
 import { MemVolume, memInfo } from './memvolume';
+import { LRUCache } from 'lru-cache';
 
 describe('fuseOptionList', () => {
   test('read-only: big_writes, large max_read/max_write, fsname, subtype, ro, noatime, default_permissions', () => {
@@ -119,6 +120,62 @@ describe('PathResolver', () => {
     const before = vol.lookups;
     await r.resolve('/a/b/c');
     expect(vol.lookups - before).toBe(3);
+  });
+
+  test('forget of a directory visits only what is cached under it, not the whole cache (rm -rf, issue 6)', async () => {
+    const many: Record<string, { kind: 'file'; data: Buffer }> = {};
+    for (let i = 0; i < 500; i++) many[`f${i}`] = { kind: 'file', data: Buffer.from('x') };
+    const big = new MemVolume({
+      kind: 'dir',
+      children: { d: { kind: 'dir', children: many }, e: { kind: 'dir', children: { s: { kind: 'dir', children: { t: { kind: 'file', data: Buffer.from('t') } } } } } },
+    });
+    const r = new PathResolver(big);
+    for (let i = 0; i < 500; i++) await r.resolve(`/d/f${i}`);
+    await r.resolve('/e/s/t');
+    const keys = jest.spyOn(LRUCache.prototype, 'keys');
+    const del = jest.spyOn(LRUCache.prototype, 'delete');
+    try {
+      r.forget('/e/s/t');
+      r.forget('/e/s');
+      r.forget('/e');
+      // One delete per path forgotten, never a walk of the 500 others.
+      expect(keys).not.toHaveBeenCalled();
+      expect(del.mock.calls.map((c) => c[0])).toEqual(['/e/s/t', '/e/s', '/e']);
+      del.mockClear();
+      await r.resolve('/e/s/t');
+      r.forget('/e');
+      expect(keys).not.toHaveBeenCalled();
+      expect(del.mock.calls.map((c) => c[0]).sort()).toEqual(['/e', '/e/s', '/e/s/t']);
+    } finally {
+      keys.mockRestore();
+      del.mockRestore();
+    }
+    // The rest is still cached; what was forgotten is looked up again.
+    let before = big.lookups;
+    await r.resolve('/d/f7');
+    expect(big.lookups - before).toBe(0);
+    before = big.lookups;
+    await r.resolve('/e/s/t');
+    expect(big.lookups - before).toBe(3);
+    r.forget('/d');
+    before = big.lookups;
+    await r.resolve('/d/f7');
+    expect(big.lookups - before).toBe(2);
+  });
+
+  test('the index of cached paths stays bounded while the LRU drops entries', async () => {
+    const many: Record<string, { kind: 'dir'; children: Record<string, { kind: 'file'; data: Buffer }> }> = {};
+    for (let i = 0; i < 200; i++) many[`d${i}`] = { kind: 'dir', children: { f: { kind: 'file', data: Buffer.from('x') } } };
+    const big = new MemVolume({ kind: 'dir', children: many });
+    const r = new PathResolver(big, 16);
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 200; i++) await r.resolve(`/d${i}/f`);
+    expect((r as unknown as { links: number }).links).toBeLessThanOrEqual(4 * 16 + 2);
+    // Paths the LRU dropped the parents of are still forgotten with their directory.
+    await r.resolve('/d5/f');
+    r.forget('/d5');
+    const before = big.lookups;
+    await r.resolve('/d5/f');
+    expect(big.lookups - before).toBe(2);
   });
 });
 

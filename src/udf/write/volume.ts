@@ -10,7 +10,7 @@
 import createDebug from 'debug';
 import { FsError, isFsError } from '../../errors';
 import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
-import type { Space } from '../icb';
+import { type Space, prefetchEntries, PREFETCH_ENTRIES } from '../icb';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
 import { decodePathComponents, pathComponentsToPosix } from '../symlink';
 import { dateToTimestamp } from '../time';
@@ -113,6 +113,8 @@ export class WritableUdfVolume implements WritableVolume {
   private trimAt = NODE_CACHE.limit;
   /** Nodes touched by changes, least recently first (DIRTY_NODES). */
   private readonly touched = new Map<number, WNode>();
+  /** Directories whose entries were prefetched since they were loaded. */
+  private readonly prefetched = new WeakSet<WDir>();
 
   constructor(private readonly m: WritableMount) {
     this.info = m.info;
@@ -306,7 +308,15 @@ export class WritableUdfVolume implements WritableVolume {
   readdir(dirIno: number): Promise<DirEntry[]> {
     return this.run(async () => {
       const d = await this.dir(dirIno);
-      return liveEntries(d, this.m.unhide).filter((s) => d.byName.get(s.name) === s).map((s) => ({ name: s.name, ino: inoOf(s.fid.icb.extLocation) }));
+      const out = liveEntries(d, this.m.unhide).filter((s) => d.byName.get(s.name) === s).map((s) => ({ name: s.name, ino: inoOf(s.fid.icb.extLocation) }));
+      if (!this.prefetched.has(d)) {
+        // A listing is followed by a stat of every entry (find, ls -l, rm -rf): their entries,
+        // one block each and usually close together, are read in a few device reads.
+        this.prefetched.add(d);
+        const locs = out.filter((e) => !this.nodes.has(e.ino)).map((e) => locOf(e.ino));
+        prefetchEntries(this.m.space, locs, PREFETCH_ENTRIES.limit);
+      }
+      return out;
     });
   }
 
