@@ -26,7 +26,8 @@
  * - Write-outs of one packet are serialized through its `chain`.
  * - The device write step: packets whose write-outs reach the device in the
  *   same tick go as runs of consecutive packets, one device write each (at most
- *   `maxRunBytes`, never reordered), so a drive gets few large WRITEs. A run
+ *   `maxRunBytes`, never reordered), so a drive gets few large WRITEs; on a
+ *   device with writev (image files) from the packets' own buffers. A run
  *   that fails is written again packet by packet, and each packet gets its own
  *   outcome (its remap, its error), as if it had been written alone; an error
  *   not attributable to a sector of the run stays with the run's first packet.
@@ -907,7 +908,9 @@ export class PacketDevice implements BlockDevice {
     const sectors = run.reduce((n, s) => n + s.entry.sectors, 0);
     this.counters.deviceWrites++;
     try {
-      await this.device.write(lba, Buffer.concat(run.map((s) => s.image)));
+      const images = run.map((s) => s.image);
+      // One pwritev where the device takes one: no copy of the run into a buffer of its own.
+      await (this.device.writev ? this.device.writev(lba, images) : this.device.write(lba, Buffer.concat(images)));
     } catch (e) {
       // Which packets reached the disc is not known: each is written again alone, for its own outcome.
       this.counters.runsRetried++;
