@@ -77,6 +77,10 @@ const debug = createDebug('pktfs:packet:device');
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const DEFAULT_MAX_RUN_BYTES = 256 * 1024;
+/** Longest run on a device that takes writev (an image file: no transfer limit, the bigger the better). */
+export const WRITEV_MAX_RUN_BYTES = 1024 * 1024;
+/** How long a short run of full data packets waits for the stream's next packets, on a device with writev. */
+export const DEFAULT_HOLD_RUN_MS = 2;
 export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
 const SPARE_BUFFERS = 32;
@@ -100,9 +104,18 @@ export interface PacketDeviceOptions {
   readAheadBytes?: number;
   /**
    * Longest device write of consecutive packets written together, in bytes (whole packets, at
-   * least one); default the device's maxTransferBytes, else DEFAULT_MAX_RUN_BYTES.
+   * least one); default the device's maxTransferBytes, else WRITEV_MAX_RUN_BYTES on a device
+   * with writev, else DEFAULT_MAX_RUN_BYTES.
    */
   maxRunBytes?: number;
+  /**
+   * A run of packets written out because they became full of data, shorter than maxRunBytes,
+   * waits up to this long for the packets after it (a stream whose requests arrive one by one,
+   * as FUSE sends them) to go with them as one device write; anything else written out, a
+   * flush, the idle write-back, pressure or the wait ending sends it. Default
+   * DEFAULT_HOLD_RUN_MS on a device with writev, else 0 (never held).
+   */
+  holdRunMs?: number;
 }
 
 /** A packet's snapshot waiting for the device write step. */
@@ -111,6 +124,8 @@ interface Submission {
   image: Buffer;
   resolve: () => void;
   reject: (e: unknown) => void;
+  /** Written out because it became full of data: it may wait for the packets after it (holdRunMs). */
+  full: boolean;
 }
 
 /** Why write-outs were started: when full, on flush(), by the idle timer, under pressure, before a packet that waits for it. */
@@ -214,6 +229,8 @@ export class PacketDevice implements BlockDevice {
   readonly flushDelayMs: number;
   /** Longest run of consecutive packets in one device write. */
   readonly maxRunBytes: number;
+  /** How long a short run of full data packets waits for the next ones (0: never). */
+  readonly holdRunMs: number;
 
   private readonly clean: LRUCache<number, PacketEntry>;
   private readonly active = new Map<number, PacketEntry>();
@@ -232,8 +249,15 @@ export class PacketDevice implements BlockDevice {
   private mediumWriteErrors = 0;
   private driveSparesExhausted = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Whether the idle timer armed is the one for metadata packets too. */
+  private idleTimerMeta = false;
   /** Snapshots waiting for the device write step, in the order they came. */
   private submitted: Submission[] = [];
+  /** A short run of full data packets waiting for the packets after it (holdRunMs), and its timer. */
+  private held: Submission[] = [];
+  private holdTimer: NodeJS.Timeout | null = null;
+  /** Flushes, write-backs and writers waiting for room in progress: while any waits, nothing is held. */
+  private waiting = 0;
   private clock = 0;
   /** Most bytes read ahead of a sequential reader (in flight and not read yet together); 0: none. */
   readonly readAheadLimit: number;
@@ -275,8 +299,10 @@ export class PacketDevice implements BlockDevice {
     this.dirtyLimit = Math.min(
       Math.max(opts.dirtyBytes ?? Math.floor(this.cacheBytes / 2), this.packetBytes), this.cacheBytes);
     this.flushDelayMs = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
-    const run = opts.maxRunBytes ?? device.maxTransferBytes ?? DEFAULT_MAX_RUN_BYTES;
+    const run = opts.maxRunBytes ?? device.maxTransferBytes ?? (device.writev ? WRITEV_MAX_RUN_BYTES : DEFAULT_MAX_RUN_BYTES);
     this.maxRunBytes = Math.max(1, Math.floor(run / this.packetBytes)) * this.packetBytes;
+    const hold = opts.holdRunMs ?? (device.writev ? DEFAULT_HOLD_RUN_MS : 0);
+    this.holdRunMs = hold > 0 && hold <= MAX_TIMER_MS ? hold : 0;
     const ra = opts.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     this.readAheadLimit = ra <= 0 ? 0 : Math.max(this.packetBytes, Math.min(ra, Math.floor(this.cacheBytes / 4)));
     this.clean = new LRUCache<number, PacketEntry>({
@@ -571,6 +597,17 @@ export class PacketDevice implements BlockDevice {
    * nothing to wait for.
    */
   private async makeRoom(): Promise<boolean> {
+    // A held run is on its way to the device: send it rather than wait for its timer.
+    this.waiting++;
+    try {
+      this.releaseHeld();
+      return await this.makeRoomNow();
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  private async makeRoomNow(): Promise<boolean> {
     let oldest: PacketEntry | null = null;
     let busy: PacketEntry | null = null;
     for (const e of this.active.values()) {
@@ -692,15 +729,22 @@ export class PacketDevice implements BlockDevice {
    * that had to keep sectors as on the medium (what they waited for is written by then).
    */
   private async writeAll(list: PacketEntry[], reason: Reason, onError: (e: unknown) => void): Promise<void> {
-    for (let pass = 0; pass < 4 && list.length; pass++) {
-      for (const entry of this.inOrder(list)) {
-        try {
-          await this.writeBack(entry, reason, pass === 3);
-        } catch (e) {
-          onError(e);
+    // What this waits for may be a full packet on its way: nothing is held meanwhile.
+    this.waiting++;
+    this.releaseHeld();
+    try {
+      for (let pass = 0; pass < 4 && list.length; pass++) {
+        for (const entry of this.inOrder(list)) {
+          try {
+            await this.writeBack(entry, reason, pass === 3);
+          } catch (e) {
+            onError(e);
+          }
         }
+        list = list.filter((e) => this.rolledBack.has(e) && e.dirtyCount > 0 && this.active.get(e.packet) === e);
       }
-      list = list.filter((e) => this.rolledBack.has(e) && e.dirtyCount > 0 && this.active.get(e.packet) === e);
+    } finally {
+      this.waiting--;
     }
   }
 
@@ -831,7 +875,7 @@ export class PacketDevice implements BlockDevice {
       entry.snapClock = this.clock;
       this.epochs.set(entry.packet, (this.epochs.get(entry.packet) ?? 0) + 1);
       try {
-        await this.writeStep(entry, image).finally(() => entry.giveBack(image));
+        await this.writeStep(entry, image, reason === 'full').finally(() => entry.giveBack(image));
       } catch (e) {
         entry.restoreDirty(carried);
         moved = this.relocate(entry, e);
@@ -869,17 +913,29 @@ export class PacketDevice implements BlockDevice {
    * packet's own outcome. Snapshots that arrive in the same tick are written
    * together where they are consecutive packets (see writeRun).
    */
-  private writeStep(entry: PacketEntry, image: Buffer): Promise<void> {
+  private writeStep(entry: PacketEntry, image: Buffer, full: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.submitted.push({ entry, image, resolve, reject });
-      if (this.submitted.length === 1) queueMicrotask(() => this.dispatch());
+      this.submitted.push({ entry, image, resolve, reject, full });
+      if (this.submitted.length === 1) queueMicrotask(() => this.dispatch(false));
     });
   }
 
-  /** Cut what was submitted into runs of consecutive whole packets, in their order, and start them all. */
-  private dispatch(): void {
-    const subs = this.submitted;
+  /** Send the held run (and whatever waits for the next dispatch) now. */
+  private releaseHeld(): void {
+    if (this.held.length > 0) this.dispatch(true);
+  }
+
+  /**
+   * Cut what was submitted (after the held run, which came first) into runs of consecutive
+   * whole packets, in their order, and start them all; unless `release`, the last run may
+   * be held for the packets after it (holdRunMs).
+   */
+  private dispatch(release: boolean): void {
+    const subs = this.held.length > 0 ? this.held.concat(this.submitted) : this.submitted;
+    this.held = [];
     this.submitted = [];
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     const spp = this.sectorsPerPacket;
     for (let i = 0; i < subs.length;) {
       const run = [subs[i]];
@@ -892,9 +948,21 @@ export class PacketDevice implements BlockDevice {
         bytes += next.image.length;
       }
       i += run.length;
+      if (!release && i === subs.length && this.mayHold(run, bytes)) {
+        this.held = run;
+        this.holdTimer = setTimeout(() => { this.holdTimer = null; this.releaseHeld(); }, this.holdRunMs);
+        this.holdTimer.unref();
+        continue;
+      }
       // A device that throws instead of rejecting still settles every packet of the run.
       this.writeRun(run).catch((e: unknown) => { for (const sub of run) sub.reject(e); });
     }
+  }
+
+  /** A run the next packets of a stream could still extend: full data packets, shorter than maxRunBytes, ending on a whole packet. */
+  private mayHold(run: Submission[], bytes: number): boolean {
+    return this.holdRunMs > 0 && this.waiting === 0 && !this.closed && bytes < this.maxRunBytes
+      && run[run.length - 1].entry.sectors === this.sectorsPerPacket && run.every((s) => s.full);
   }
 
   private async writeRun(run: Submission[]): Promise<void> {
@@ -1255,7 +1323,13 @@ export class PacketDevice implements BlockDevice {
   private armIdleTimer(metadataToo = false): void {
     // setTimeout fires at once for delays beyond 2^31-1 ms; treat those as "never".
     if (!(this.flushDelayMs <= MAX_TIMER_MS)) return;
+    // The countdown starts again: the same timer, re-armed (not a new one for every write).
+    if (this.idleTimer && this.idleTimerMeta === metadataToo) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.cancelIdleTimer();
+    this.idleTimerMeta = metadataToo;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       void this.writeBackAll(metadataToo).then(() => {

@@ -4,6 +4,11 @@
  * not a copy of them into one buffer; a run that fails is still written again
  * packet by packet (each with its own outcome), and ImageDevice.writev puts the
  * bytes where write() of their concatenation would.
+ *
+ * Held runs (holdRunMs, on by default on such a device): a short run of full data
+ * packets waits for the stream's next packets, arriving in later ticks as FUSE
+ * requests do, and goes with them as one longer write; a flush, pressure, the
+ * idle write-back, any other write-out or the end of the wait sends it.
  */
 import { promises as fsp } from 'fs';
 import * as os from 'os';
@@ -50,12 +55,17 @@ class VecDevice implements BlockDevice {
   close(): Promise<void> { return this.inner.close(); }
 }
 
-function setup(maxRunBytes = 8 * PACKET) {
+function setup(opts: { maxRunBytes?: number; holdRunMs?: number; dirtyBytes?: number; flushDelayMs?: number } = {}) {
   const mem = new MemoryDevice({ sectorSize: SS, data: pattern(1024 * SS, 0x11) });
   const vec = new VecDevice(mem);
-  const dev = new PacketDevice(vec, { packetBytes: PACKET, flushDelayMs: Infinity, maxRunBytes });
+  const dev = new PacketDevice(vec, {
+    packetBytes: PACKET, flushDelayMs: opts.flushDelayMs ?? Infinity, maxRunBytes: opts.maxRunBytes ?? 8 * PACKET, holdRunMs: opts.holdRunMs ?? 0, dirtyBytes: opts.dirtyBytes,
+  });
   return { mem, vec, dev };
 }
+
+/** A macrotask boundary, as between two FUSE requests. */
+const nextRequest = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('runs on a device with writev', () => {
   test('a run of packets completed together is one writev of the packets, no write()', async () => {
@@ -139,12 +149,135 @@ describe('ImageDevice.writev', () => {
     const write = img.write.bind(img);
     let writes = 0;
     img.write = (lba, data) => { writes++; return write(lba, data); };
-    const dev = new PacketDevice(img, { packetBytes: PACKET, flushDelayMs: Infinity, maxRunBytes: 4 * PACKET });
+    const dev = new PacketDevice(img, { packetBytes: PACKET, flushDelayMs: Infinity, maxRunBytes: 4 * PACKET, holdRunMs: 0 });
     const data = pattern(16 * PACKET, 0x23);
     for (let off = 0; off < data.length; off += 4 * PACKET) await dev.write(off / SS, data.subarray(off, off + 4 * PACKET), 'data');
     await dev.close();
     expect(writes).toBe(0);
     expect(seen).toEqual([0, 4, 8, 12].map((p) => ({ lba: p * SPP, parts: [PACKET, PACKET, PACKET, PACKET] })));
     expectSameBytes((await fsp.readFile(file)).subarray(0, data.length), data, 'image file');
+  });
+});
+
+describe('held runs', () => {
+  const LONG = 60_000;
+
+  test('on by default on a device with writev (1 MiB runs), off on one without', () => {
+    const mem = () => new MemoryDevice({ sectorSize: SS, sectorCount: 1024 });
+    const withV = new PacketDevice(new VecDevice(mem()), { packetBytes: PACKET });
+    expect(withV.holdRunMs).toBeGreaterThan(0);
+    expect(withV.maxRunBytes).toBe(1024 * 1024);
+    const without = new PacketDevice(mem(), { packetBytes: PACKET });
+    expect(without.holdRunMs).toBe(0);
+    expect(without.maxRunBytes).toBe(256 * 1024);
+  });
+
+  test('runs completed by requests in separate ticks go as one write of maxRunBytes', async () => {
+    const { mem, vec, dev } = setup({ holdRunMs: LONG });
+    const data = pattern(16 * PACKET, 0x51);
+    for (let i = 0; i < 4; i++) {
+      await dev.write(i * 4 * SPP, data.subarray(i * 4 * PACKET, (i + 1) * 4 * PACKET), 'data');
+      await nextRequest();
+    }
+    // Two runs of 8 packets (maxRunBytes), each as soon as it reached that length.
+    expect(vec.calls).toEqual([
+      { op: 'writev', lba: 0, parts: Array(8).fill(SPP) },
+      { op: 'writev', lba: 8 * SPP, parts: Array(8).fill(SPP) },
+    ]);
+    expectSameBytes(await mem.read(0, 16 * SPP), data, 'device');
+    await dev.close();
+  });
+
+  test('without holding, the same requests give one write each', async () => {
+    const { vec, dev } = setup({ holdRunMs: 0 });
+    for (let i = 0; i < 4; i++) {
+      await dev.write(i * 4 * SPP, pattern(4 * PACKET, i), 'data');
+      await nextRequest();
+    }
+    expect(vec.calls.map((c) => c.lba)).toEqual([0, 4 * SPP, 8 * SPP, 12 * SPP]);
+    await dev.close();
+  });
+
+  test('a flush sends a held run at once, and reports its outcome', async () => {
+    const { mem, vec, dev } = setup({ holdRunMs: LONG });
+    const data = pattern(3 * PACKET, 0x52);
+    await dev.write(2 * SPP, data, 'data');
+    await nextRequest();
+    expect(vec.calls).toEqual([]);
+    expect(dev.stats().states.writing).toBe(3);
+    // Held packets read back from the cache meanwhile.
+    expectSameBytes(await dev.read(2 * SPP, 3 * SPP), data, 'read while held');
+    await dev.flush();
+    expect(vec.calls).toEqual([{ op: 'writev', lba: 2 * SPP, parts: [SPP, SPP, SPP] }]);
+    expectSameBytes(await mem.read(2 * SPP, 3 * SPP), data, 'device');
+    vec.failNextWritev = true;
+    await dev.write(10 * SPP, pattern(2 * PACKET, 0x53), 'data');
+    await nextRequest();
+    await expect(dev.flush()).rejects.toThrow(/injected failure/);
+    await dev.close();
+  });
+
+  test('the wait ends by itself', async () => {
+    const { vec, dev } = setup({ holdRunMs: 1 });
+    await dev.write(0, pattern(2 * PACKET, 0x54), 'data');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(vec.calls).toEqual([{ op: 'writev', lba: 0, parts: [SPP, SPP] }]);
+    await dev.close();
+  });
+
+  test('a run not continued by the next packets goes when they come; only the last run is held', async () => {
+    const { vec, dev } = setup({ holdRunMs: LONG });
+    await dev.write(0, pattern(2 * PACKET, 0x55), 'data');
+    await nextRequest();
+    await dev.write(20 * SPP, pattern(2 * PACKET, 0x56), 'data');
+    await nextRequest();
+    expect(vec.calls).toEqual([{ op: 'writev', lba: 0, parts: [SPP, SPP] }]);
+    await dev.flush();
+    expect(vec.calls[1]).toEqual({ op: 'writev', lba: 20 * SPP, parts: [SPP, SPP] });
+    await dev.close();
+  });
+
+  test('a packet written out for another reason sends the held run with it', async () => {
+    const { vec, dev } = setup({ holdRunMs: LONG, flushDelayMs: 5 });
+    await dev.write(0, pattern(2 * PACKET, 0x57), 'data');
+    // A part of a packet: only the idle write-back writes it, and the held run goes too.
+    await dev.write(10 * SPP, pattern(SS, 0x58), 'data');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(vec.calls.map((c) => c.lba).sort((a, b) => a - b)).toEqual([0, 10 * SPP]);
+    await dev.close();
+  });
+
+  test('under pressure a writer waiting for room sends the held run instead of waiting for its timer', async () => {
+    const { vec, dev } = setup({ holdRunMs: LONG, dirtyBytes: 4 * PACKET });
+    await dev.write(0, pattern(4 * PACKET, 0x59), 'data');
+    await nextRequest();
+    expect(vec.calls).toEqual([]);
+    await dev.write(4 * SPP, pattern(2 * PACKET, 0x5a), 'data');
+    expect(vec.calls[0]).toEqual({ op: 'writev', lba: 0, parts: [SPP, SPP, SPP, SPP] });
+    await dev.close();
+  });
+
+  test('a stream over an image: 128 KiB requests in separate ticks go as 1 MiB pwritevs', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'pktfs-hold-'));
+    try {
+      const file = path.join(dir, 'img');
+      await fsp.writeFile(file, Buffer.alloc(96 * PACKET));
+      const img = await ImageDevice.open(file, { sectorSize: SS });
+      const seen: number[] = [];
+      const writev = img.writev.bind(img);
+      img.writev = (lba, sources) => { seen.push(sources.reduce((n, b) => n + b.length, 0)); return writev(lba, sources); };
+      const dev = new PacketDevice(img, { packetBytes: PACKET, flushDelayMs: Infinity, holdRunMs: LONG });
+      const data = pattern(64 * PACKET, 0x5d);
+      const REQ = 128 * 1024;
+      for (let off = 0; off < data.length; off += REQ) {
+        await dev.write(off / SS, data.subarray(off, off + REQ), 'data');
+        await nextRequest();
+      }
+      await dev.close();
+      expect(seen).toEqual([1 << 20, 1 << 20]);
+      expectSameBytes((await fsp.readFile(file)).subarray(0, data.length), data, 'image file');
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 });
