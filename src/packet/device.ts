@@ -77,10 +77,6 @@ const debug = createDebug('pktfs:packet:device');
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const DEFAULT_MAX_RUN_BYTES = 256 * 1024;
-/** Longest run on a device that takes writev (an image file: no transfer limit, the bigger the better). */
-export const WRITEV_MAX_RUN_BYTES = 1024 * 1024;
-/** How long a short run of full data packets waits for the stream's next packets, on a device with writev. */
-export const DEFAULT_HOLD_RUN_MS = 2;
 export const DEFAULT_READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Packet buffers of entries dropped from the cache, kept for new entries (outside cacheBytes). */
 const SPARE_BUFFERS = 32;
@@ -104,16 +100,16 @@ export interface PacketDeviceOptions {
   readAheadBytes?: number;
   /**
    * Longest device write of consecutive packets written together, in bytes (whole packets, at
-   * least one); default the device's maxTransferBytes, else WRITEV_MAX_RUN_BYTES on a device
-   * with writev, else DEFAULT_MAX_RUN_BYTES.
+   * least one); default the device's maxTransferBytes, else DEFAULT_MAX_RUN_BYTES.
    */
   maxRunBytes?: number;
   /**
    * A run of packets written out because they became full of data, shorter than maxRunBytes,
    * waits up to this long for the packets after it (a stream whose requests arrive one by one,
    * as FUSE sends them) to go with them as one device write; anything else written out, a
-   * flush, the idle write-back, pressure or the wait ending sends it. Default
-   * DEFAULT_HOLD_RUN_MS on a device with writev, else 0 (never held).
+   * flush, the idle write-back, pressure or the wait ending sends it. Default 0: never held
+   * (through FUSE onto an image, 2 ms with 1 MiB runs used less CPU but measured no faster,
+   * rather slower, on a loaded 2-core machine: issue 6).
    */
   holdRunMs?: number;
 }
@@ -299,9 +295,9 @@ export class PacketDevice implements BlockDevice {
     this.dirtyLimit = Math.min(
       Math.max(opts.dirtyBytes ?? Math.floor(this.cacheBytes / 2), this.packetBytes), this.cacheBytes);
     this.flushDelayMs = opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
-    const run = opts.maxRunBytes ?? device.maxTransferBytes ?? (device.writev ? WRITEV_MAX_RUN_BYTES : DEFAULT_MAX_RUN_BYTES);
+    const run = opts.maxRunBytes ?? device.maxTransferBytes ?? DEFAULT_MAX_RUN_BYTES;
     this.maxRunBytes = Math.max(1, Math.floor(run / this.packetBytes)) * this.packetBytes;
-    const hold = opts.holdRunMs ?? (device.writev ? DEFAULT_HOLD_RUN_MS : 0);
+    const hold = opts.holdRunMs ?? 0;
     this.holdRunMs = hold > 0 && hold <= MAX_TIMER_MS ? hold : 0;
     const ra = opts.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     this.readAheadLimit = ra <= 0 ? 0 : Math.max(this.packetBytes, Math.min(ra, Math.floor(this.cacheBytes / 4)));

@@ -5,7 +5,7 @@
  * packet by packet (each with its own outcome), and ImageDevice.writev puts the
  * bytes where write() of their concatenation would.
  *
- * Held runs (holdRunMs, on by default on such a device): a short run of full data
+ * Held runs (holdRunMs, off by default): a short run of full data
  * packets waits for the stream's next packets, arriving in later ticks as FUSE
  * requests do, and goes with them as one longer write; a flush, pressure, the
  * idle write-back, any other write-out or the end of the wait sends it.
@@ -162,14 +162,14 @@ describe('ImageDevice.writev', () => {
 describe('held runs', () => {
   const LONG = 60_000;
 
-  test('on by default on a device with writev (1 MiB runs), off on one without', () => {
-    const mem = () => new MemoryDevice({ sectorSize: SS, sectorCount: 1024 });
-    const withV = new PacketDevice(new VecDevice(mem()), { packetBytes: PACKET });
-    expect(withV.holdRunMs).toBeGreaterThan(0);
-    expect(withV.maxRunBytes).toBe(1024 * 1024);
-    const without = new PacketDevice(mem(), { packetBytes: PACKET });
-    expect(without.holdRunMs).toBe(0);
-    expect(without.maxRunBytes).toBe(256 * 1024);
+  test('off unless asked for', async () => {
+    const vec = new VecDevice(new MemoryDevice({ sectorSize: SS, sectorCount: 1024 }));
+    const dev = new PacketDevice(vec, { packetBytes: PACKET, flushDelayMs: Infinity });
+    expect(dev.holdRunMs).toBe(0);
+    await dev.write(0, pattern(2 * PACKET, 0x50), 'data');
+    await nextRequest();
+    expect(vec.calls).toEqual([{ op: 'writev', lba: 0, parts: [SPP, SPP] }]);
+    await dev.close();
   });
 
   test('runs completed by requests in separate ticks go as one write of maxRunBytes', async () => {
@@ -257,7 +257,7 @@ describe('held runs', () => {
     await dev.close();
   });
 
-  test('a stream over an image: 128 KiB requests in separate ticks go as 1 MiB pwritevs', async () => {
+  test('a stream over an image: 128 KiB requests in separate ticks go as 1 MiB pwritevs (maxRunBytes 1 MiB)', async () => {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'pktfs-hold-'));
     try {
       const file = path.join(dir, 'img');
@@ -266,7 +266,7 @@ describe('held runs', () => {
       const seen: number[] = [];
       const writev = img.writev.bind(img);
       img.writev = (lba, sources) => { seen.push(sources.reduce((n, b) => n + b.length, 0)); return writev(lba, sources); };
-      const dev = new PacketDevice(img, { packetBytes: PACKET, flushDelayMs: Infinity, holdRunMs: LONG });
+      const dev = new PacketDevice(img, { packetBytes: PACKET, flushDelayMs: Infinity, holdRunMs: LONG, maxRunBytes: 1 << 20 });
       const data = pattern(64 * PACKET, 0x5d);
       const REQ = 128 * 1024;
       for (let off = 0; off < data.length; off += REQ) {
