@@ -111,6 +111,25 @@ export class ImageDevice implements BlockDevice {
     }
   }
 
+  async writev(lba: number, sources: Buffer[]): Promise<void> {
+    if (this.readOnly) throw new FsError('EROFS', `${this.description} is read-only`);
+    const len = sources.reduce((n, s) => n + s.length, 0);
+    if (sources.some((s) => s.length % this.sectorSize !== 0)) {
+      throw new FsError('EINVAL', `write of ${sources.map((s) => s.length).join('+')} bytes is not whole sectors`);
+    }
+    const count = len / this.sectorSize;
+    if (lba < 0 || lba + count > this.sectorCount) {
+      throw new FsError('ENOSPC', `write of sectors ${lba}+${count} past the end (${this.sectorCount})`);
+    }
+    let bufs = sources;
+    let done = 0;
+    while (done < len) {
+      const { bytesWritten } = await this.fh.writev(bufs, lba * this.sectorSize + done);
+      done += bytesWritten;
+      if (done < len) bufs = rest(sources, done);
+    }
+  }
+
   async flush(): Promise<void> {
     if (!this.readOnly) await this.fh.datasync();
   }

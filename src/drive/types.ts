@@ -43,6 +43,12 @@ export interface BlockDevice {
    */
   write(lba: number, data: Buffer, kind?: WriteKind): Promise<void>;
   /**
+   * Optional: write `sources` (each a whole number of sectors) one after another from `lba`,
+   * as one request (pwritev): what write() of their concatenation does, without the copy.
+   * Same errors as write(); like write(), done with the buffers when it resolves.
+   */
+  writev?(lba: number, sources: Buffer[], kind?: WriteKind): Promise<void>;
+  /**
    * Optional, for a device that may reorder writes (src/packet): what is now in sectors `first`
    * reaches the medium no later than what is now, or later, in sectors `then` (a file entry
    * before the name that points at it). A device writing in the order it is given needs none.

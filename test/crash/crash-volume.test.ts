@@ -38,7 +38,8 @@ type Stack = 'direct' | 'packet';
 
 function stackOver(rec: BlockDevice, stack: Stack): BlockDevice {
   // Small cache: write-back under pressure happens during the run, not only at flushes.
-  return stack === 'packet' ? new PacketDevice(rec, { packetBytes: 64 * 1024, cacheBytes: 512 * 1024, dirtyBytes: 256 * 1024, flushDelayMs: Infinity }) : rec;
+  // Runs of full data packets held for the next ones, as on an image (writev devices).
+  return stack === 'packet' ? new PacketDevice(rec, { packetBytes: 64 * 1024, cacheBytes: 512 * 1024, dirtyBytes: 256 * 1024, flushDelayMs: Infinity, holdRunMs: 2 }) : rec;
 }
 
 async function record(base: Buffer, stack: Stack, seed: number, cut?: RecordingDevice['cut']): Promise<Recorded> {

@@ -736,7 +736,11 @@ export class WritableUdfVolume implements WritableVolume {
   private armIdle(): void {
     const ms = this.m.idleSettleMs;
     if (ms === undefined || !(ms < 2 ** 31)) return;
-    clearTimeout(this.idleTimer);
+    // The countdown starts again: the same timer, re-armed (not a new one for every write).
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       this.settle().catch((e) => {
@@ -750,6 +754,7 @@ export class WritableUdfVolume implements WritableVolume {
   /** Entries, space map, then the LVID closed with its counts: a consistent, closed volume on the disc. */
   private async settleNow(): Promise<void> {
     clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     if (!this.m.lvid.isOpenOnDisc) return;
     await this.flushAll();
     await this.m.lvid.close(this.counts());
