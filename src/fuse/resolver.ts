@@ -5,7 +5,7 @@
  * Only successful lookups are cached; a read-only volume never changes underneath.
  */
 import { LRUCache } from 'lru-cache';
-import { FsError } from '../errors';
+import { FsError, isFsError } from '../errors';
 import type { Volume } from '../udf/types';
 
 export class PathResolver {
@@ -34,6 +34,16 @@ export class PathResolver {
 
   /** Inode of an absolute path ('/', '/a/b'); FsError from the volume when a component is missing. */
   async resolve(path: string): Promise<number> {
+    const ino = await this.find(path);
+    if (ino === undefined) throw new FsError('ENOENT', `${path} does not exist`);
+    return ino;
+  }
+
+  /**
+   * resolve, answering undefined when the last component is not there (Volume.find; a missing
+   * directory on the way still throws ENOENT): a create's negative lookup costs no exception.
+   */
+  async find(path: string): Promise<number | undefined> {
     if (path === '/' || path === '') return this.volume.rootIno;
     const hit = this.cache.get(path);
     if (hit !== undefined) return hit;
@@ -41,7 +51,9 @@ export class PathResolver {
     if (cut < 0) throw new FsError('EINVAL', `path ${path} is not absolute`);
     const gen = this.generation;
     const parent = await this.resolve(path.slice(0, cut) || '/');
-    const ino = await this.volume.lookup(parent, path.slice(cut + 1));
+    const name = path.slice(cut + 1);
+    const ino = this.volume.find ? await this.volume.find(parent, name) : await this.lookupIfAny(parent, name);
+    if (ino === undefined) return undefined;
     // A rename or unlink forgotten while the lookup ran may have made the answer stale: don't keep it.
     if (gen !== this.generation) return ino;
     this.cache.set(path, ino);
@@ -52,6 +64,16 @@ export class PathResolver {
     }
     this.noteAncestors(path);
     return ino;
+  }
+
+  /** A volume without find(): its lookup, ENOENT as undefined. */
+  private async lookupIfAny(dirIno: number, name: string): Promise<number | undefined> {
+    try {
+      return await this.volume.lookup(dirIno, name);
+    } catch (e) {
+      if (isFsError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
   }
 
   /** Forget a path and everything under it (for the write path: rename, unlink, rmdir). */

@@ -271,13 +271,23 @@ export class WritableUdfVolume implements WritableVolume {
   /* ------------------------------------------------------------ reading */
 
   private entryIno(d: WDir, name: string): number {
+    const ino = this.entryInoIfAny(d, name);
+    if (ino === undefined) throw new FsError('ENOENT', `${name} not in directory ${d.node.ino}`);
+    return ino;
+  }
+
+  private entryInoIfAny(d: WDir, name: string): number | undefined {
     const s = d.byName.get(name);
-    if (!s || ((s.fid.fileCharacteristics & FID_HIDDEN) && !this.m.unhide)) throw new FsError('ENOENT', `${name} not in directory ${d.node.ino}`);
+    if (!s || ((s.fid.fileCharacteristics & FID_HIDDEN) && !this.m.unhide)) return undefined;
     return inoOf(s.fid.icb.extLocation);
   }
 
   lookup(dirIno: number, name: string): Promise<number> {
     return this.run(async () => this.entryIno(await this.dir(dirIno), name));
+  }
+
+  find(dirIno: number, name: string): Promise<number | undefined> {
+    return this.run(async () => this.entryInoIfAny(await this.dir(dirIno), name));
   }
 
   getattr(ino: number): Promise<Attr> {
