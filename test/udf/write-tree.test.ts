@@ -4,6 +4,8 @@
  */
 import { isWritable, type WritableVolume } from '../../src/udf/types';
 import { WritableUdfVolume } from '../../src/udf/write/volume';
+import * as nodeModule from '../../src/udf/write/node';
+import { pseudoRandom } from '../helpers/tree';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools } from '../helpers/tools';
 import { makeImage, openRw, type RwMount } from './write-helpers';
@@ -15,8 +17,9 @@ describeIf('write engine: per-entry work of a tree copy', () => {
   let m: RwMount;
   let vol: WritableVolume;
 
-  async function open(idleSettleMs?: number): Promise<void> {
-    m = await openRw(makeImage({ media: 'hd', rev: '2.01', bs: 2048, blocks: 8192 }, tmp, 'tree'), { idleSettleMs });
+  async function open(idleSettleMs?: number, again = false): Promise<void> {
+    const img = again ? `${tmp}/tree.img` : makeImage({ media: 'hd', rev: '2.01', bs: 2048, blocks: 8192 }, tmp, 'tree');
+    m = await openRw(img, { idleSettleMs });
     if (!isWritable(m.vol)) throw new Error(`read-only: ${m.vol.info.readOnlyReason}`);
     vol = m.vol;
   }
@@ -47,5 +50,34 @@ describeIf('write engine: per-entry work of a tree copy', () => {
     await vol.setattr(ino, { mode: 0o600 });
     expect(vol.info.integrity).toBe('open');
     expect(w.idleTimers).toBe(before + 1);
+  });
+
+  it("a new file's first write does not store its entry again (it embedded nothing); data leaving a non-empty ICB does", async () => {
+    await open();
+    const stores = jest.spyOn(nodeModule, 'storeNode');
+    try {
+      const ino = await vol.create(vol.rootIno, 'f', 0o644, 0, 0);
+      expect(stores).toHaveBeenCalledTimes(1); // before the FID names it
+      await vol.write(ino, 0, pseudoRandom('f', 10_240));
+      await vol.write(ino, 10_240, pseudoRandom('g', 10_240));
+      await vol.setattr(ino, { mode: 0o600 });
+      expect(stores).toHaveBeenCalledTimes(1);
+      // A file whose few bytes sit in its ICB: moving them out stores the entry at once.
+      const small = await vol.create(vol.rootIno, 's', 0o644, 0, 0);
+      await vol.write(small, 0, Buffer.from('tiny'));
+      expect(stores).toHaveBeenCalledTimes(2);
+      await vol.write(small, 4, pseudoRandom('s', 8192));
+      expect(stores).toHaveBeenCalledTimes(3);
+      await vol.sync();
+      expect((await vol.read(ino, 0, 20_480)).equals(Buffer.concat([pseudoRandom('f', 10_240), pseudoRandom('g', 10_240)]))).toBe(true);
+    } finally {
+      stores.mockRestore();
+    }
+    // What the medium holds after a remount.
+    await m.close();
+    await open(undefined, true);
+    const ino = await vol.lookup(vol.rootIno, 'f');
+    expect((await vol.read(ino, 0, 20_480)).equals(Buffer.concat([pseudoRandom('f', 10_240), pseudoRandom('g', 10_240)]))).toBe(true);
+    expect((await vol.read(await vol.lookup(vol.rootIno, 's'), 0, 8196)).equals(Buffer.concat([Buffer.from('tiny'), pseudoRandom('s', 8192)]))).toBe(true);
   });
 });

@@ -584,11 +584,13 @@ export class WritableUdfVolume implements WritableVolume {
       if (offset + data.length > MAX_FILE_SIZE) throw new FsError('EFBIG', `write of ${data.length} bytes at ${offset}: beyond ${MAX_FILE_SIZE}`);
       if (data.length === 0) return 0;
       await this.ctx.beforeWrite();
-      const wasInline = n.inline !== null;
+      const embedded = n.inline?.length;
       await writeNode(this.ctx, n, offset, data);
       this.touch(n, true);
-      // An entry whose data just left the ICB must not keep describing it as embedded.
-      if (wasInline && !n.inline) await this.store(n);
+      // An entry whose data just left the ICB must not keep describing it as embedded. One that
+      // embedded nothing (a new file's first write: issue 6, a third of a tree copy's entry
+      // writes) describes an empty file, as on the medium before the write: it is written later.
+      if (embedded !== undefined && embedded > 0 && !n.inline) await this.store(n);
       return data.length;
     });
   }
