@@ -96,6 +96,8 @@ export class WritableUdfVolume implements WritableVolume {
   private readonly dirs = new Map<number, WDir>();
   private readonly ctx: WriteCtx;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Operations queued or running (run()). */
+  private pending = 0;
   private closed = false;
   private numFiles: number;
   private numDirs: number;
@@ -146,9 +148,21 @@ export class WritableUdfVolume implements WritableVolume {
     return this.m.space.disc.blockSize;
   }
 
-  /** Run `fn` after every operation queued before it. */
+  /**
+   * Run `fn` after every operation queued before it; at once when none is pending (issue 6:
+   * every FUSE request came here, and a hop through an idle queue was a few promise ticks each).
+   */
   private run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(async () => {
+    const idle = this.pending === 0;
+    this.pending++;
+    const p = idle ? this.runNow(fn) : this.queue.then(() => this.runNow(fn));
+    const done = (): void => { this.pending--; };
+    this.queue = p.then(done, done);
+    return p;
+  }
+
+  private async runNow<T>(fn: () => Promise<T>): Promise<T> {
+    try {
       if (this.closed) throw new FsError('EIO', 'volume closed');
       // Between operations no node is held by anyone, so nodes can be written and dropped here.
       const attempt = async (): Promise<T> => {
@@ -164,20 +178,19 @@ export class WritableUdfVolume implements WritableVolume {
         if (!isFsError(e, 'ENOSPC') || this.m.map.alloc.heldBackBlocks === 0 || !this.m.lvid.isOpenOnDisc) throw e;
         debug('ENOSPC with %d blocks held back: flushing and trying again', this.m.map.alloc.heldBackBlocks);
         await this.flushAll();
-        return fn();
+        return await fn();
       }
-    }).finally(() => {
+    } finally {
       this.info.freeBlocks = this.m.map.alloc.freeBlocks;
       this.info.numFiles = this.numFiles;
       this.info.numDirs = this.numDirs;
       // Only changes restart the countdown: reads in between must not keep the volume open.
       if (this.opChanged) this.armIdle();
       this.opChanged = false;
-    });
-    this.queue = p.catch(() => undefined);
-    return p;
+    }
   }
 
+  /** The node of `ino`, read when not cached. (Hot paths look in `nodes` first: a hit costs no promise.) */
   private async node(ino: number): Promise<WNode> {
     const hit = this.nodes.get(ino);
     if (hit) return hit;
@@ -287,15 +300,15 @@ export class WritableUdfVolume implements WritableVolume {
   }
 
   lookup(dirIno: number, name: string): Promise<number> {
-    return this.run(async () => this.entryIno(await this.dir(dirIno), name));
+    return this.run(async () => this.entryIno((this.dirs.get(dirIno) ?? await this.dir(dirIno)), name));
   }
 
   find(dirIno: number, name: string): Promise<number | undefined> {
-    return this.run(async () => this.entryInoIfAny(await this.dir(dirIno), name));
+    return this.run(async () => this.entryInoIfAny((this.dirs.get(dirIno) ?? await this.dir(dirIno)), name));
   }
 
   getattr(ino: number): Promise<Attr> {
-    return this.run(async () => this.attrOf(await this.node(ino)));
+    return this.run(async () => this.attrOf((this.nodes.get(ino) ?? await this.node(ino))));
   }
 
   readdir(dirIno: number): Promise<DirEntry[]> {
@@ -364,7 +377,7 @@ export class WritableUdfVolume implements WritableVolume {
 
   /** Checks shared by everything that adds a name. */
   private async freshName(dirIno: number, name: string): Promise<WDir> {
-    const d = await this.dir(dirIno);
+    const d = (this.dirs.get(dirIno) ?? await this.dir(dirIno));
     nameToIdent(name);
     if (d.byName.has(name)) throw new FsError('EEXIST', `${name} already in directory ${dirIno}`);
     await this.ctx.beforeWrite();
@@ -571,7 +584,7 @@ export class WritableUdfVolume implements WritableVolume {
   /* ------------------------------------------------------------ data and attributes */
 
   private async regular(ino: number): Promise<WNode> {
-    const n = await this.node(ino);
+    const n = (this.nodes.get(ino) ?? await this.node(ino));
     if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
     return n;
   }
@@ -611,7 +624,7 @@ export class WritableUdfVolume implements WritableVolume {
 
   setattr(ino: number, attr: SetAttr): Promise<void> {
     return this.run(async () => {
-      const n = await this.node(ino);
+      const n = (this.nodes.get(ino) ?? await this.node(ino));
       await this.ctx.beforeWrite();
       const e = n.entry;
       if (attr.mode !== undefined) {
