@@ -231,6 +231,11 @@ export class PacketDevice implements BlockDevice {
   private mediumWriteErrors = 0;
   private driveSparesExhausted = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** When the idle write-back is due (performance.now()), and whether the waiting timer is its metadata stage. */
+  private idleDue = 0;
+  private idleMetadata = false;
+  /** Idle timers started (for tests: one per quiet period, not one per write). */
+  idleTimersStarted = 0;
   /** Snapshots waiting for the device write step, in the order they came. */
   private submitted: Submission[] = [];
   private clock = 0;
@@ -1252,14 +1257,27 @@ export class PacketDevice implements BlockDevice {
   private armIdleTimer(metadataToo = false): void {
     // setTimeout fires at once for delays beyond 2^31-1 ms; treat those as "never".
     if (!(this.flushDelayMs <= MAX_TIMER_MS)) return;
+    const delay = Math.max(0, this.flushDelayMs);
+    this.idleDue = performance.now() + delay;
+    // A write while the first stage waits only moves its deadline (issue 6: a timer per write
+    // of a tree copy); the timer, firing early, waits for what is left.
+    if (this.idleTimer && !metadataToo && !this.idleMetadata) return;
     this.cancelIdleTimer();
+    this.idleMetadata = metadataToo;
+    this.waitIdle(delay, metadataToo);
+  }
+
+  private waitIdle(ms: number, metadataToo: boolean): void {
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
+      const left = this.idleDue - performance.now();
+      if (left > 0) return this.waitIdle(Math.ceil(left), metadataToo);
       void this.writeBackAll(metadataToo).then(() => {
         if (!metadataToo && !this.idleTimer && !this.closed && [...this.active.values()].some((e) => e.meta && e.dirtyCount > 0)) this.armIdleTimer(true);
       });
-    }, Math.max(0, this.flushDelayMs));
+    }, ms);
     this.idleTimer.unref();
+    this.idleTimersStarted++;
   }
 
   /** Idle write-back: the dirty packets (with metadata or not), one after another in ascending order; errors stay pending for flush(). */
