@@ -5,6 +5,7 @@
 import { isWritable, type WritableVolume } from '../../src/udf/types';
 import { WritableUdfVolume } from '../../src/udf/write/volume';
 import * as nodeModule from '../../src/udf/write/node';
+import * as blockio from '../../src/udf/write/blockio';
 import { pseudoRandom } from '../helpers/tree';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools } from '../helpers/tools';
@@ -103,5 +104,66 @@ describeIf('write engine: per-entry work of a tree copy', () => {
     const b = vol.getattr(ino).then((st) => order.push(`getattr ${(st.mode & 0o777).toString(8)}`));
     await Promise.all([a, b]);
     expect(order).toEqual(['setattr', 'getattr 600']);
+  });
+
+  it("appends in pieces that don't end on a block (tar's records) merge into the last block kept in memory, not read back", async () => {
+    await open();
+    const reads = jest.spyOn(blockio, 'readPartBlocks');
+    const want = pseudoRandom('tar', 60_000);
+    try {
+      const ino = await vol.create(vol.rootIno, 'f', 0o644, 0, 0);
+      const d = await vol.mkdir(vol.rootIno, 'd', 0o755, 0, 0);
+      reads.mockClear(); // (the root directory's block as mkudffs left it was read once)
+      for (let off = 0; off < want.length; off += 5_000) await vol.write(ino, off, want.subarray(off, off + 5_000));
+      // A directory growing by one FID at a time: the same for its last block.
+      for (let i = 0; i < 150; i++) await vol.create(d, `name-${i}`, 0o644, 0, 0);
+      expect(reads).not.toHaveBeenCalled();
+      expect((await vol.read(ino, 0, want.length)).equals(want)).toBe(true);
+    } finally {
+      reads.mockRestore();
+    }
+    await m.close();
+    await open(undefined, true);
+    expect((await vol.read(await vol.lookup(vol.rootIno, 'f'), 0, want.length)).equals(want)).toBe(true);
+    expect((await vol.readdir(await vol.lookup(vol.rootIno, 'd'))).length).toBe(150);
+  });
+
+  it('the kept last block never outlives what else writes or frees it: rewrites, truncates, holes', async () => {
+    await open();
+    const model = Buffer.alloc(40_000);
+    const ino = await vol.create(vol.rootIno, 'f', 0o644, 0, 0);
+    let size = 0;
+    const same = async (): Promise<void> => {
+      expect((await vol.read(ino, 0, size)).equals(model.subarray(0, size))).toBe(true);
+    };
+    const write = async (off: number, data: Buffer): Promise<void> => {
+      await vol.write(ino, off, data);
+      data.copy(model, off);
+      size = Math.max(size, off + data.length);
+      await same();
+    };
+    const truncate = async (n: number): Promise<void> => {
+      await vol.truncate(ino, n);
+      if (n < size) model.fill(0, n);
+      size = n;
+      await same();
+    };
+    await write(0, pseudoRandom('a', 3_000)); // block 1 kept, in part
+    await write(0, pseudoRandom('b', 8_192)); // blocks 0-3 written whole: block 1's copy is stale
+    await write(3_000, pseudoRandom('c', 100)); // into block 1 again
+    await truncate(2_500);
+    await write(2_500, pseudoRandom('d', 1_000));
+    await write(9_000, pseudoRandom('e', 700)); // past the end: a hole, the tail zeroed
+    await truncate(100);
+    await write(300, pseudoRandom('f', 4_000));
+    // Another file takes the blocks this one let go of, and writes them in part.
+    const other = await vol.create(vol.rootIno, 'g', 0o644, 0, 0);
+    await vol.write(other, 0, pseudoRandom('g', 5_000));
+    await write(4_300, pseudoRandom('h', 3_000));
+    expect((await vol.read(ino, 0, size)).equals(model.subarray(0, size))).toBe(true);
+    await m.close();
+    await open(undefined, true);
+    expect((await vol.read(await vol.lookup(vol.rootIno, 'f'), 0, size)).equals(model.subarray(0, size))).toBe(true);
+    expect((await vol.read(await vol.lookup(vol.rootIno, 'g'), 0, 5_000)).equals(pseudoRandom('g', 5_000))).toBe(true);
   });
 });
