@@ -3,6 +3,7 @@
  * objects on a real read-write volume, without a mount: what each costs in calls and exceptions.
  */
 import { OpsContext } from '../../src/fuse/context';
+import type * as Context from '../../src/fuse/context';
 import { attrOps } from '../../src/fuse/ops-attr';
 import { writeOps } from '../../src/fuse/ops-write';
 import { fileOps } from '../../src/fuse/ops-file';
@@ -64,5 +65,45 @@ describeIf('FUSE ops of a tree copy', () => {
     expect(code).toBe(0);
     expect((st as { size: number }).size).toBe(0);
     await expect(vol.lookup(vol.rootIno, 'absent')).rejects.toBeInstanceOf(FsError);
+  });
+});
+
+describe('serve: the deadline of an operation', () => {
+  afterEach(() => { jest.useRealTimers(); });
+
+  it('answers ETIMEDOUT once after OP_TIMEOUT and drops the late answer, with no timer per operation', async () => {
+    jest.useFakeTimers();
+    // A fresh copy of the module: its sweep timer (real, from the tests above) is module state.
+    let ctx!: typeof Context;
+    jest.isolateModules(() => { ctx = require('../../src/fuse/context'); });
+    const { OP_TIMEOUT, operationsInFlight, serve } = ctx;
+    const setTimeoutSpy = jest.spyOn(global, 'setTimeout');
+    const setIntervalSpy = jest.spyOn(global, 'setInterval');
+    try {
+      const answers: number[] = [];
+      // 100 operations that answer at once: no timer each.
+      for (let i = 0; i < 100; i++) serve((code) => answers.push(code), 'getattr', `/f${i}`, async () => [0]);
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(answers).toEqual(Array(100).fill(0));
+      expect(setTimeoutSpy).not.toHaveBeenCalled();
+      expect(setIntervalSpy.mock.calls.length).toBeLessThanOrEqual(1);
+      expect(operationsInFlight()).toBe(0);
+      // One that hangs (a drive that stopped answering).
+      let finish!: () => void;
+      const late: number[] = [];
+      serve((code) => late.push(code), 'read', '/slow', () => new Promise((r) => { finish = () => r([4096]); }));
+      await jest.advanceTimersByTimeAsync(OP_TIMEOUT.ms - OP_TIMEOUT.sweepMs);
+      expect(late).toEqual([]);
+      await jest.advanceTimersByTimeAsync(2 * OP_TIMEOUT.sweepMs);
+      expect(late).toEqual([-110]);
+      finish();
+      await jest.advanceTimersByTimeAsync(OP_TIMEOUT.sweepMs);
+      expect(late).toEqual([-110]);
+      expect(operationsInFlight()).toBe(0);
+    } finally {
+      setTimeoutSpy.mockRestore();
+      setIntervalSpy.mockRestore();
+    }
   });
 });
