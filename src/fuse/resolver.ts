@@ -34,16 +34,19 @@ export class PathResolver {
 
   /** Inode of an absolute path ('/', '/a/b'); FsError from the volume when a component is missing. */
   async resolve(path: string): Promise<number> {
-    const ino = await this.find(path);
-    if (ino === undefined) throw new FsError('ENOENT', `${path} does not exist`);
-    return ino;
+    return (await this.locate(path, true))!;
   }
 
   /**
    * resolve, answering undefined when the last component is not there (Volume.find; a missing
    * directory on the way still throws ENOENT): a create's negative lookup costs no exception.
    */
-  async find(path: string): Promise<number | undefined> {
+  find(path: string): Promise<number | undefined> {
+    return this.locate(path, false);
+  }
+
+  /** The inode of `path`; `strict`: a missing last component throws the volume's ENOENT, else is undefined. */
+  private async locate(path: string, strict: boolean): Promise<number | undefined> {
     if (path === '/' || path === '') return this.volume.rootIno;
     const hit = this.cache.get(path);
     if (hit !== undefined) return hit;
@@ -52,7 +55,8 @@ export class PathResolver {
     const gen = this.generation;
     const parent = await this.resolve(path.slice(0, cut) || '/');
     const name = path.slice(cut + 1);
-    const ino = this.volume.find ? await this.volume.find(parent, name) : await this.lookupIfAny(parent, name);
+    const ino = strict ? await this.volume.lookup(parent, name)
+      : this.volume.find ? await this.volume.find(parent, name) : await this.lookupIfAny(parent, name);
     if (ino === undefined) return undefined;
     // A rename or unlink forgotten while the lookup ran may have made the answer stale: don't keep it.
     if (gen !== this.generation) return ino;
