@@ -51,12 +51,67 @@ export class OpsContext {
 export type FuseCb = (code: number, value?: unknown, extra?: number) => void;
 
 /**
- * Run `work` and answer through `cb`: `[code, value, extra]` on success, the mapped errno on failure.
- * Never throws, so a failing operation can't take the process (and the mount) down.
+ * How long an operation may take before the kernel is answered ETIMEDOUT (a drive that stopped
+ * answering: a slow one may take many seconds to spin up). The operation goes on; its late answer
+ * is dropped. fuse-native did this with a timer per request (issue 6: ~65,000 timers set and
+ * cleared for a tar x); one sweep every `sweepMs` looks at the operations in flight instead.
+ */
+export const OP_TIMEOUT = { ms: 120_000, sweepMs: 5_000 };
+const ETIMEDOUT = -110;
+
+interface InFlight {
+  cb: FuseCb;
+  op: string;
+  path: string;
+  since: number;
+  answered: boolean;
+}
+
+const inFlight = new Set<InFlight>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function sweep(): void {
+  const now = performance.now();
+  for (const f of inFlight) {
+    if (now - f.since < OP_TIMEOUT.ms) continue;
+    inFlight.delete(f);
+    f.answered = true;
+    process.stderr.write(`pktfs: ${f.op} ${f.path}: no answer after ${Math.round((now - f.since) / 1000)} s, answered ETIMEDOUT\n`);
+    f.cb(ETIMEDOUT);
+  }
+  if (inFlight.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+/** Operations answered ETIMEDOUT by the sweep so far are gone from here; those still running, for tests. */
+export function operationsInFlight(): number {
+  return inFlight.size;
+}
+
+/**
+ * Run `work` and answer through `cb`: `[code, value, extra]` on success, the mapped errno on failure,
+ * ETIMEDOUT after OP_TIMEOUT.ms. Never throws, so a failing operation can't take the process (and the
+ * mount) down.
  */
 export function serve(cb: FuseCb, op: string, path: string, work: () => Promise<[number, unknown?, number?]>): void {
+  const f: InFlight = { cb, op, path, since: performance.now(), answered: false };
+  inFlight.add(f);
+  if (!sweeper) {
+    sweeper = setInterval(sweep, OP_TIMEOUT.sweepMs);
+    sweeper.unref();
+  }
   work().then(
-    ([code, value, extra]) => (extra !== undefined ? cb(code, value, extra) : value === undefined ? cb(code) : cb(code, value)),
-    (e: unknown) => cb(toErrno(e, op, path)),
+    ([code, value, extra]) => {
+      if (f.answered) return;
+      inFlight.delete(f);
+      if (extra !== undefined) cb(code, value, extra); else if (value === undefined) cb(code); else cb(code, value);
+    },
+    (e: unknown) => {
+      if (f.answered) return;
+      inFlight.delete(f);
+      cb(toErrno(e, op, path));
+    },
   );
 }

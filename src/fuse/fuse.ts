@@ -134,8 +134,8 @@ export class PktfsFuse extends Fuse {
   alreadyUnmounted = false;
 
   constructor(mnt: string, ops: FuseOps, private readonly settings: FuseMountSettings) {
-    // A slow optical drive may take many seconds to spin up: allow far more than the default 15 s.
-    super(mnt, ops, { timeout: 120_000 });
+    // No timer per request: serve() (context.ts) answers ETIMEDOUT after OP_TIMEOUT itself.
+    super(mnt, ops, { timeout: false });
   }
 
   override _fuseOptions(): string {

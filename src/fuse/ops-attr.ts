@@ -6,6 +6,7 @@ import Fuse, { type FuseStat, type FuseStatfs } from 'fuse-native';
 import { FsError } from '../errors';
 import type { Attr, VolumeInfo } from '../udf/types';
 import { type FuseCb, type OpsContext, serve } from './context';
+import { errnoOf } from './errno';
 
 /**
  * st_blksize is what cp, cat and friends use as their buffer size; advertising the
@@ -53,7 +54,9 @@ export function attrOps(ctx: OpsContext) {
   return {
     getattr(path: string, cb: FuseCb): void {
       serve(cb, 'getattr', path, async () => {
-        const ino = await ctx.resolver.resolve(path);
+        // The kernel's lookup of a name about to be created comes here and misses: no exception for that.
+        const ino = await ctx.resolver.find(path);
+        if (ino === undefined) return [errnoOf('ENOENT')];
         return [0, toFuseStat(await ctx.volume.getattr(ino))];
       });
     },

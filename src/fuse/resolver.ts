@@ -5,7 +5,7 @@
  * Only successful lookups are cached; a read-only volume never changes underneath.
  */
 import { LRUCache } from 'lru-cache';
-import { FsError } from '../errors';
+import { FsError, isFsError } from '../errors';
 import type { Volume } from '../udf/types';
 
 /** The parent of an absolute path as the index keys it ('/a' → '', '/a/b' → '/a'). */
@@ -49,6 +49,19 @@ export class PathResolver {
 
   /** Inode of an absolute path ('/', '/a/b'); FsError from the volume when a component is missing. */
   async resolve(path: string): Promise<number> {
+    return (await this.locate(path, true))!;
+  }
+
+  /**
+   * resolve, answering undefined when the last component is not there (Volume.find; a missing
+   * directory on the way still throws ENOENT): a create's negative lookup costs no exception.
+   */
+  find(path: string): Promise<number | undefined> {
+    return this.locate(path, false);
+  }
+
+  /** The inode of `path`; `strict`: a missing last component throws the volume's ENOENT, else is undefined. */
+  private async locate(path: string, strict: boolean): Promise<number | undefined> {
     if (path === '/' || path === '') return this.volume.rootIno;
     const hit = this.cache.get(path);
     if (hit !== undefined) return hit;
@@ -56,7 +69,10 @@ export class PathResolver {
     if (cut < 0) throw new FsError('EINVAL', `path ${path} is not absolute`);
     const gen = this.generation;
     const parent = await this.resolve(path.slice(0, cut) || '/');
-    const ino = await this.volume.lookup(parent, path.slice(cut + 1));
+    const name = path.slice(cut + 1);
+    const ino = strict ? await this.volume.lookup(parent, name)
+      : this.volume.find ? await this.volume.find(parent, name) : await this.lookupIfAny(parent, name);
+    if (ino === undefined) return undefined;
     // A rename or unlink forgotten while the lookup ran may have made the answer stale: don't keep it.
     if (gen !== this.generation) return ino;
     this.cache.set(path, ino);
@@ -68,6 +84,16 @@ export class PathResolver {
     }
     this.note(path);
     return ino;
+  }
+
+  /** A volume without find(): its lookup, ENOENT as undefined. */
+  private async lookupIfAny(dirIno: number, name: string): Promise<number | undefined> {
+    try {
+      return await this.volume.lookup(dirIno, name);
+    } catch (e) {
+      if (isFsError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
   }
 
   /** Forget a path and everything under it (for the write path: rename, unlink, rmdir). */

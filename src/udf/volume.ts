@@ -120,9 +120,15 @@ class UdfVolume implements Volume {
   }
 
   async lookup(dirIno: number, name: string): Promise<number> {
+    const ino = await this.find(dirIno, name);
+    if (ino === undefined) throw new FsError('ENOENT', `${name} not in directory ${dirIno}`);
+    return ino;
+  }
+
+  async find(dirIno: number, name: string): Promise<number | undefined> {
     const dir = await this.directory(dirIno);
     const ino = dir.byName.get(name);
-    if (ino === undefined) throw new FsError('ENOENT', `${name} not in directory ${dirIno}`);
+    if (ino === undefined) return undefined;
     if (dir.dirs.has(ino)) {
       if (ino === this.rootIno || this.isAncestor(ino, dirIno)) {
         throw new FsError('ELOOP', `directory ${dirIno} entry ${name} points back to its ancestor ${ino}`);

@@ -21,6 +21,33 @@ afterEach(() => {
 });
 
 describe('packet layer idle write-back timer', () => {
+  test('a stream of small writes: data written back a delay after the last one, metadata a delay later', async () => {
+    jest.useFakeTimers({ doNotFake: ['queueMicrotask'] }); // the device write step gathers a tick's packets in a microtask
+    const mem = new MemoryDevice({ sectorSize: 2048, sectorCount: 1024 });
+    const dev = new PacketDevice(mem, { packetBytes: 32768, flushDelayMs: 100 });
+    const spy = jest.spyOn(global, 'setTimeout');
+    const sector = Buffer.alloc(2048, 0xab);
+    // 200 writes 10 ms apart, into the first sector of packets 0-9 (never full: only the idle timer writes them).
+    for (let i = 0; i < 200; i++) {
+      await dev.write((i % 10) * 16, sector, i % 2 ? 'metadata' : 'data');
+      await jest.advanceTimersByTimeAsync(10);
+    }
+    expect(spy.mock.calls.filter((c) => c[1] === 100).length).toBe(1); // one timer for the quiet period, re-armed by each write
+    expect(dev.stats().writeOutReasons.idle).toBe(0);
+    expect(mem.data[0]).toBe(0);
+    await jest.advanceTimersByTimeAsync(89); // 99 ms after the last write
+    expect(dev.stats().writeOutReasons.idle).toBe(0);
+    // The data packets (even ones) a delay after the last write; the metadata packets a delay later.
+    await jest.advanceTimersByTimeAsync(2);
+    expect(dev.stats().writeOutReasons.idle).toBe(5);
+    expect(mem.data[0]).toBe(0xab);
+    expect(mem.data[16 * 2048]).toBe(0);
+    await jest.advanceTimersByTimeAsync(101);
+    expect(dev.stats().writeOutReasons.idle).toBe(10);
+    expect(mem.data[16 * 2048]).toBe(0xab);
+    await dev.close();
+  });
+
   test('a hundred writes arm one timer', async () => {
     const log = new LoggingDevice(new MemoryDevice({ sectorSize: SS, sectorCount: 1024 }), SPP);
     const dev = new PacketDevice(log, { packetBytes: PACKET, flushDelayMs: 1000 });

@@ -146,6 +146,10 @@ describe('CS0', () => {
     expect(encodeCs0('abc')[0]).toBe(8);
     expect(encodeCs0('aД')[0]).toBe(16);
     for (const s of ['plain', 'é à', 'Дом', '😀x']) expect(decodeCs0(encodeCs0(s))).toBe(s);
+    // 8-bit: every code unit up to 0xff as the byte itself, after the compression ID.
+    const all = Array.from({ length: 255 }, (_, i) => String.fromCharCode(i + 1)).join('');
+    expect(Buffer.from(encodeCs0(all))).toEqual(Buffer.concat([Buffer.from([8]), Buffer.from(all, 'latin1')]));
+    expect(encodeCs0('abc')).toBeInstanceOf(Uint8Array);
   });
   test('dstrings carry their length in the last byte', () => {
     const f = encodeDstring('Label', 32);

@@ -4,7 +4,7 @@
  * large allocations, just-freed packets used last, all-or-nothing ENOSPC,
  * double frees caught.
  */
-import { Allocator } from '../../src/udf/write/alloc';
+import { Allocator, PARTLY_INDEX } from '../../src/udf/write/alloc';
 
 /** A map of `n` blocks, all free except `used`. */
 function map(n: number, used: number[] = [], packet = 8): Allocator {
@@ -156,5 +156,69 @@ describe('Allocator: data apart from metadata (issue 6, disc wear)', () => {
     const [fe] = a.allocate(1, 20, undefined, 'meta');
     expect(fe.block).toBeLessThan(16);
     expect(a.freeBlocks).toBe(7);
+  });
+
+  describe('the index of partly used packets (issue 6)', () => {
+    const saved = PARTLY_INDEX.max;
+    afterEach(() => { PARTLY_INDEX.max = saved; });
+
+    it('finds the partly used packet far from the goal without looking at the full ones between', () => {
+      // 1000 full packets of 16, then one with a block in use: an entry allocated near block 0.
+      const examined = (max: number): { got: number; looked: number } => {
+        PARTLY_INDEX.max = max;
+        const free = new Uint8Array(16 * 2000 / 8).fill(0xff);
+        free.fill(0, 0, 16 * 1000 / 8);
+        free[16 * 1000 / 8] = 0xfe;
+        const a = new Allocator(free, 16 * 2000, 16);
+        const [got] = a.allocate(1, 5, undefined, 'meta');
+        return { got: got.block, looked: a.packetsExamined };
+      };
+      const linear = examined(0);
+      const indexed = examined(256);
+      expect(indexed.got).toBe(16 * 1000 + 1);
+      expect(linear.got).toBe(indexed.got);
+      expect(linear.looked).toBeGreaterThanOrEqual(1000);
+      expect(indexed.looked).toBeLessThanOrEqual(2);
+    });
+
+    it('chooses exactly what looking at every packet chooses, through allocations, frees and reservations', () => {
+      const run = (max: number): string[] => {
+        PARTLY_INDEX.max = max;
+        const a = map(4096, [3, 70, 71, 500, 2047], 16);
+        const out: string[] = [];
+        const live: { block: number; count: number }[] = [];
+        let x = 12345;
+        const rnd = (n: number): number => ((x = (x * 1103515245 + 12345) % 2147483648) >> 8) % n;
+        for (let step = 0; step < 3000; step++) {
+          const r = rnd(10);
+          try {
+            if (r < 5 || live.length === 0) {
+              const kind = rnd(3) === 0 ? undefined : rnd(2) === 0 ? 'meta' as const : 'data' as const;
+              const goal = rnd(4) === 0 ? undefined : rnd(4096);
+              const pieces = a.allocate(1 + rnd(r === 0 ? 40 : 6), goal, rnd(5) === 0 ? 7 : undefined, kind);
+              live.push(...pieces);
+              out.push(JSON.stringify(pieces));
+            } else if (r < 8) {
+              const [p] = live.splice(rnd(live.length), 1);
+              a.release(p.block, p.count, rnd(2) === 0);
+              out.push(`free ${p.block}+${p.count}`);
+            } else if (r === 8) {
+              const b = rnd(4096);
+              a.reserve(b, 1 + rnd(20), 7);
+              out.push(`reserve ${b}`);
+            } else {
+              a.commitFreed();
+              a.unreserve(7);
+              out.push('commit');
+            }
+          } catch (e) {
+            out.push(String((e as Error).message));
+          }
+        }
+        out.push(`free ${a.freeBlocks}`);
+        return out;
+      };
+      expect(run(256)).toEqual(run(0));
+    });
   });
 });

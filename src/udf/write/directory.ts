@@ -104,6 +104,17 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * UTF-8 can spell), ENAMETOOLONG past NAME_MAX bytes of UTF-8 or 255 of CS0.
  */
 export function nameToIdent(name: string): Uint8Array {
+  // A create checks the name (volume.ts freshName), then adds it (addEntry): encoded once.
+  if (name === lastName && lastIdent) return lastIdent;
+  const ident = checkedIdent(name);
+  lastName = name;
+  lastIdent = ident;
+  return ident;
+}
+let lastName = '';
+let lastIdent: Uint8Array | undefined;
+
+function checkedIdent(name: string): Uint8Array {
   if (name === '' || name === '.' || name === '..') throw new FsError('EINVAL', `"${name}" cannot be the name of an entry`);
   if (name.includes('/') || name.includes('\0')) throw new FsError('EINVAL', `${JSON.stringify(name)}: a name cannot hold '/' or NUL`);
   if (LONE_SURROGATE.test(name)) throw new FsError('EINVAL', `${JSON.stringify(name)} is not valid Unicode`);

@@ -90,6 +90,13 @@ export interface WNode {
   /** Partition blocks allocated to this file and not written yet (read as zeros). */
   fresh: Set<number>;
   dirty: boolean;
+  /**
+   * The block last written in part (storeEdge) as written: the next write into it (an append
+   * of tar's 10 KiB records, a FID added to a directory) merges into this copy instead of
+   * reading the block back (issue 6: a read per write, which also looked like a sequential read
+   * to the packet layer's read-ahead). Dropped by anything else that writes or frees the block.
+   */
+  tail?: { block: number; buf: Buffer };
 }
 
 /** UDF 2.3.10 / ECMA 4/14.14.1.1: an extent is at most 2^30 - blocksize bytes. */
@@ -243,6 +250,7 @@ async function zeroTail(ctx: WriteCtx, node: WNode): Promise<void> {
   if (last.type !== EXT_RECORDED_ALLOCATED) return;
   const block = last.block + last.count - 1;
   if (node.fresh.has(block)) return;
+  node.tail = undefined;
   const buf = await readPartBlocks(ctx.space, last.ref, block, 1);
   if (buf.subarray(used).every((b) => b === 0)) return;
   buf.fill(0, used);
@@ -257,6 +265,7 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
   const pieces = data.length > 0 ? ctx.alloc.allocate(ceilDiv(data.length, bs), node.loc.logicalBlockNum + 1, undefined, blockKind(node)) : [];
   node.inline = null;
   node.runs = [];
+  node.tail = undefined;
   if (data.length > 0) {
     const count = ceilDiv(data.length, bs);
     const padded = Buffer.alloc(count * bs);
@@ -267,6 +276,9 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
       node.runs.push({ count: p.count, type: EXT_RECORDED_ALLOCATED, ref: ctx.ref, block: p.block });
       done += p.count;
     }
+    // Its last block, written in part, is where the next write (a directory's FID) goes on.
+    const last = pieces[pieces.length - 1];
+    if (data.length % bs !== 0) node.tail = { block: last.block + last.count - 1, buf: Buffer.from(padded.subarray((count - 1) * bs)) };
   }
   node.dirty = true;
   debug('inode %d: data moved out of the ICB', node.ino);
@@ -412,7 +424,11 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
           await storeEdge(ctx, node, r.ref, first + (e - 1 - s), 0, data.subarray(tailStart - offset, to - offset), tailKind(e * bs));
           hi--;
         }
-        if (hi > lo) await writePartBlocks(ctx.space, r.ref, first + (lo - s), data.subarray(lo * bs - offset, hi * bs - offset), writeKind(node));
+        if (hi > lo) {
+          const t = node.tail?.block;
+          if (t !== undefined && t >= first + (lo - s) && t < first + (hi - s)) node.tail = undefined;
+          await writePartBlocks(ctx.space, r.ref, first + (lo - s), data.subarray(lo * bs - offset, hi * bs - offset), writeKind(node));
+        }
         for (let b = first; b < first + (e - s); b++) node.fresh.delete(b);
       }
       pos += r.count;
@@ -426,9 +442,14 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
 /** One block of a file written in part: `bytes` at `at` within it, the rest as it was (zeros when fresh). */
 async function storeEdge(ctx: WriteCtx, node: WNode, ref: number, block: number, at: number, bytes: Buffer, kind: WriteKind): Promise<void> {
   const bs = ctx.space.disc.blockSize;
-  const buf = node.fresh.has(block) ? Buffer.alloc(bs) : await readPartBlocks(ctx.space, ref, block, 1);
+  const kept = node.tail?.block === block ? node.tail.buf : undefined;
+  // The copy is dropped first: a failed write below leaves the block as the medium has it.
+  node.tail = undefined;
+  const buf = kept ?? (node.fresh.has(block) ? Buffer.alloc(bs) : await readPartBlocks(ctx.space, ref, block, 1));
   bytes.copy(buf, at);
+  // (The packet layer copies what it is given: `buf` stays ours.)
   await writePartBlocks(ctx.space, ref, block, buf, kind);
+  node.tail = { block, buf };
 }
 
 /** Write `data` at `offset`, allocating as needed. */
@@ -439,6 +460,7 @@ export async function writeNode(ctx: WriteCtx, node: WNode, offset: number, data
 
 /** Release the data blocks of runs (not holes) back to the allocator. */
 function releaseRuns(ctx: WriteCtx, node: WNode, runs: Run[]): void {
+  node.tail = undefined;
   for (const r of runs) {
     if (r.type === EXT_NOT_RECORDED_NOT_ALLOCATED) continue;
     if (r.ref !== ctx.ref) throw new FsError('EIO', `inode ${node.ino}: extent in partition ${r.ref}`);
@@ -450,6 +472,7 @@ function releaseRuns(ctx: WriteCtx, node: WNode, runs: Run[]): void {
 /** Set the size: shrinking frees whole blocks past the end, growing adds a hole (4/14.14.1.1 type 2). */
 export async function truncateNode(ctx: WriteCtx, node: WNode, size: number): Promise<void> {
   checkSize(node, size);
+  node.tail = undefined;
   const bs = ctx.space.disc.blockSize;
   if (size === node.size) return;
   if (node.inline) {
