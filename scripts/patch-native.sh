@@ -2,7 +2,8 @@
 # npm's postinstall: fuse-native 2.2.6 hands the utimens op the access time twice, so the
 # modification time asked for is lost (cp -a, touch, tar), and its open and create can't set
 # fuse_file_info's direct_io/keep_cache (pktfs opens .pktinfo files with direct_io, so the
-# kernel may cache attributes). patches/ holds both fixes; patch-package applies them and the binding is rebuilt from source (node-gyp-build then loads
+# kernel may cache attributes), and libfuse drops a setattr of one time only (UTIME_OMIT for the
+# other: tar x, touch -m) unless flag_utime_omit_ok is set. patches/ holds the fixes; patch-package applies them and the binding is rebuilt from source (node-gyp-build then loads
 # build/Release before the prebuilt binary). Safe to run again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

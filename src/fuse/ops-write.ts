@@ -24,10 +24,14 @@ export function splitPath(path: string): [string, string] {
   return [path.slice(0, cut) || '/', path.slice(cut + 1)];
 }
 
-/** fuse-native gives utimens times as milliseconds since the epoch (or a Date in some versions). */
-function toDate(t: unknown): Date | undefined {
+/**
+ * fuse-native gives utimens times as milliseconds since the epoch (or a Date in some versions);
+ * the patched binding gives 2^64-1 for a time to leave as it is (UTIME_OMIT: futimens of one
+ * time, as tar x, touch -m and touch -a do), which comes back undefined.
+ */
+export function toDate(t: unknown): Date | undefined {
   if (t instanceof Date) return t;
-  if (typeof t === 'number' && Number.isFinite(t)) return new Date(t);
+  if (typeof t === 'number' && Number.isFinite(t) && t < 2 ** 63) return new Date(t);
   return undefined;
 }
 

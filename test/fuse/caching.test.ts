@@ -136,6 +136,35 @@ maybe('a writable mount with the default timeouts', () => {
     expect((await run('stat', ['-c', '%s %a', p])).stdout.trim()).toBe('100002 600');
   });
 
+  test('a time set alone (UTIME_OMIT for the other: touch -m, touch -a, tar x) is set, the other kept', async () => {
+    const p = path.join(m.mnt, 'omit');
+    await fsp.writeFile(p, 'x');
+    const both = new Date('2011-01-01T00:00:00Z');
+    await fsp.utimes(p, both, both);
+    expect((await run('touch', ['-m', '-d', '2012-03-04T05:06:07Z', p])).code).toBe(0);
+    let st = await fsp.stat(p);
+    expect(st.mtime.toISOString()).toBe('2012-03-04T05:06:07.000Z');
+    expect(st.atime.toISOString()).toBe('2011-01-01T00:00:00.000Z');
+    expect((await run('touch', ['-a', '-d', '2013-01-01T00:00:00Z', p])).code).toBe(0);
+    st = await fsp.stat(p);
+    expect(st.atime.toISOString()).toBe('2013-01-01T00:00:00.000Z');
+    expect(st.mtime.toISOString()).toBe('2012-03-04T05:06:07.000Z');
+    // GNU tar restores a file's mtime with futimens(fd, {UTIME_OMIT, mtime}).
+    const src = path.join(dir, 'tar-src');
+    fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'sub', 'file'), pseudoRandom('tar', 30_000));
+    const old = new Date('2009-09-09T09:09:09Z');
+    fs.utimesSync(path.join(src, 'sub', 'file'), old, old);
+    fs.utimesSync(path.join(src, 'sub'), old, old);
+    const tarball = path.join(dir, 'omit.tar');
+    expect((await run('tar', ['cf', tarball, '-C', src, 'sub'])).code).toBe(0);
+    const out = path.join(m.mnt, 'untar');
+    await fsp.mkdir(out);
+    expect((await run('tar', ['xf', tarball, '-C', out])).code).toBe(0);
+    expect((await fsp.stat(path.join(out, 'sub', 'file'))).mtime.toISOString()).toBe(old.toISOString());
+    expect((await fsp.stat(path.join(out, 'sub'))).mtime.toISOString()).toBe(old.toISOString());
+  });
+
   test('setattr and create answer the getattr libfuse makes after them without another request', async () => {
     // What the binding asks of the JavaScript side: getattr by path, and by handle.
     const asked = { n: 0 };
