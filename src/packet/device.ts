@@ -255,7 +255,7 @@ export class PacketDevice implements BlockDevice {
   /** When each packet was last written (performance.now() ms), and the rewrites sooner than flushDelayMs after it. */
   /** The sectors [from, to) of `entry` holding the partly filled last block of the file being appended to (write kind 'partial'). */
   private openTail: { entry: PacketEntry; from: number; to: number } | null = null;
-  private readonly lastWritten = new Map<number, { at: number; reason: Reason }>();
+  private readonly lastWritten = new Map<number, number>();
   private rewritesSoon = 0;
   private counters: PacketCounters = zeroCounters();
   private pendingError_: FsError | null = null;
@@ -561,11 +561,11 @@ export class PacketDevice implements BlockDevice {
   private noteWearTime(packet: number, reason: Reason): void {
     const t = performance.now();
     const last = this.lastWritten.get(packet);
-    if (last !== undefined && !(t - last.at >= this.flushDelayMs)) {
+    if (last !== undefined && !(t - last >= this.flushDelayMs)) {
       this.rewritesSoon++;
-      debug('packet %d rewritten (%s) %d ms after its last write (%s)', packet, reason, Math.round(t - last.at), last.reason);
+      debug('packet %d rewritten (%s) %d ms after its last write', packet, reason, Math.round(t - last));
     }
-    this.lastWritten.set(packet, { at: t, reason });
+    this.lastWritten.set(packet, t);
   }
 
   /** Successful writes per packet number since the device was opened. */
