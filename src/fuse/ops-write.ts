@@ -29,7 +29,7 @@ export function splitPath(path: string): [string, string] {
  * the patched binding gives 2^64-1 for a time to leave as it is (UTIME_OMIT: futimens of one
  * time, as tar x, touch -m and touch -a do), which comes back undefined.
  */
-export function toDate(t: unknown): Date | undefined {
+function toDate(t: unknown): Date | undefined {
   if (t instanceof Date) return t;
   if (typeof t === 'number' && Number.isFinite(t) && t < 2 ** 63) return new Date(t);
   return undefined;
