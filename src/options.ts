@@ -22,6 +22,8 @@ export interface MountOptions {
   packet: PacketOptions;
   /** The `.pktinfo` status directory: reachable but not listed, listed, or absent. */
   pktinfo: PktinfoMode;
+  /** `-o direct_read=off`: every read goes through pktfs (src/fuse/context.ts, DirectReads). */
+  directRead?: boolean;
   /** `-o attr_timeout=S`, `-o entry_timeout=S`: seconds the kernel keeps attributes and names (src/fuse/fuse.ts). */
   attrTimeout?: number;
   entryTimeout?: number;
@@ -177,6 +179,15 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
     value: 'S',
     help: 'seconds the kernel may keep names it looked up, found or not (1, read-only mounts 30)',
     apply: (o, v, n) => (o.entryTimeout = seconds(n, v)),
+  },
+  direct_read: {
+    takes: 'value',
+    value: 'on|off',
+    help: 'on (the default): reads of files unchanged in an image are answered by the FUSE binding from the image itself; off: all through pktfs',
+    apply: (o, v, n) => {
+      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
+      o.directRead = v === 'on';
+    },
   },
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },
   atime: { takes: 'flag', help: '', apply: refuseAtime },

@@ -5,7 +5,7 @@
 import { promises as fsp, constants as fsc } from 'fs';
 import createDebug from 'debug';
 import { FsError } from '../errors';
-import type { BlockDevice } from './types';
+import type { BlockDevice, DirectRange } from './types';
 
 const debug = createDebug('pktfs:drive:image');
 
@@ -93,6 +93,12 @@ export class ImageDevice implements BlockDevice {
       done += bytesRead;
       if (done < len) bufs = rest(targets, done);
     }
+  }
+
+  /** Every sector of an image is where it seems: at lba * sectorSize of the file. */
+  directRange(lba: number, count: number): DirectRange | undefined {
+    if (!Number.isSafeInteger(lba) || !Number.isSafeInteger(count) || lba < 0 || count < 0 || lba + count > this.sectorCount) return undefined;
+    return { fd: this.fh.fd, offset: lba * this.sectorSize };
   }
 
   async write(lba: number, data: Buffer): Promise<void> {

@@ -12,6 +12,12 @@ export type WriteKind = 'data' | 'metadata' | 'partial';
 /** What a read is for, as a hint to a cache: 'metadata' is a file entry or the like (src/packet reads its whole packet, and keeps it out of its sequential read-ahead). */
 export type ReadKind = 'metadata';
 
+/** Where sectors lie in a file descriptor (BlockDevice.directRange). */
+export interface DirectRange {
+  fd: number;
+  offset: number;
+}
+
 /** `count` sectors from `lba`. */
 export interface SectorRange {
   lba: number;
@@ -66,6 +72,14 @@ export interface BlockDevice {
    * before the entries pointing at it (others flush everything, which is as good).
    */
   flush(scope?: 'data'): Promise<void>;
+  /**
+   * Optional: where sectors [lba, lba+count) can be read as they are now, straight from a file
+   * descriptor by another thread (the FUSE binding's read fast path, issue 6): the descriptor and
+   * the byte offset of `lba` in it. Undefined where that would not read what read() does (a cache
+   * holding newer data, a remapped packet, a device that is not a plain file). The answer holds
+   * until the next write to those sectors.
+   */
+  directRange?(lba: number, count: number): DirectRange | undefined;
   /** A write that failed in the background and that flush() will report, if any (looked at, not cleared). */
   pendingError?(): Error | undefined;
   close(): Promise<void>;

@@ -3,7 +3,7 @@
  * of open file handles, and `serve`, which runs an async operation and answers the
  * kernel with its result or with the errno its failure maps to.
  */
-import type { Volume } from '../udf/types';
+import type { DirectMap, Volume } from '../udf/types';
 import { PathResolver } from './resolver';
 import { toErrno } from './errno';
 
@@ -13,8 +13,35 @@ export interface OpenFile {
   path: string;
 }
 
+/** What the binding's read fast path has done (PktfsFuse.directReads; counted over the whole process). */
+export interface DirectReadStats {
+  /** Reads the binding answered from the image itself, and their bytes. */
+  reads: number;
+  bytes: number;
+  /** Reads of a mapped handle it handed to pktfs after all (a range it could not serve, a failed pread). */
+  fallbacks: number;
+  /** Open handles with a map now. */
+  maps: number;
+}
+
+/**
+ * The FUSE binding's read fast path (src/fuse/fuse.ts): reads of a handle with a map are answered
+ * on the binding's own thread, from the image file, with no round trip to this thread. The binding
+ * drops every map when a request that can change or move a file's data (write, truncate, unlink,
+ * rename) comes in and when it is answered, and counts the drops.
+ */
+export interface DirectReads {
+  /** The binding's count of drops, to be handed back with a map computed after reading it. */
+  gen(): number;
+  /** Answer reads of handle `fh` from `map` (refused, false, when a drop came since `gen`). */
+  set(fh: number, gen: number, map: DirectMap): boolean;
+  stats(): DirectReadStats;
+}
+
 export class OpsContext {
   readonly resolver: PathResolver;
+  /** Set by the mount when the binding has the read fast path and the mount wants it. */
+  direct?: DirectReads;
   private readonly files = new Map<number, OpenFile>();
   private nextFh = 1;
 

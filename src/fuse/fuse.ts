@@ -9,6 +9,7 @@ import { execFile } from 'child_process';
 import path from 'path';
 import createDebug from 'debug';
 import Fuse, { type FuseOps } from 'fuse-native';
+import type { DirectReads, DirectReadStats } from './context';
 
 const debug = createDebug('pktfs:fuse:fuse');
 
@@ -98,6 +99,16 @@ export const bindingOpenFlags: boolean =
  * one): one round trip to this thread less for each chmod, chown, utimens, truncate and create.
  */
 export const bindingNextStat: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 4) !== 0;
+/** True when the binding has the read fast path (fuse_native_direct_*: our patch). */
+export const bindingDirectRead: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 8) !== 0;
+
+/** The binding's read fast path counters (for the whole process), or undefined without it. */
+export function directReadStats(): DirectReadStats | undefined {
+  if (!bindingDirectRead) return undefined;
+  const [reads, bytes, fallbacks, maps] = binding.fuse_native_direct_stats() as number[];
+  return { reads, bytes, fallbacks, maps };
+}
+
 if (!bindingOpenFlags) debug('fuse-native was built without open flags (run scripts/patch-native.sh): attributes are not cached');
 
 /** The attribute and entry timeouts, in seconds, a mount with these settings gets. */
@@ -203,6 +214,21 @@ export class PktfsFuse extends Fuse {
     // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
     const shim = { ops: { getattr } };
     packStat.call(shim as unknown as Fuse, (err: number, arr?: Uint32Array) => cb(err === 0 ? arr : undefined), path);
+  }
+
+  /** The read fast path of this mount (DirectReads), when the binding has one. */
+  directReads(): DirectReads | undefined {
+    if (!bindingDirectRead) return undefined;
+    return {
+      gen: () => binding.fuse_native_direct_gen() as number,
+      set: (fh, gen, map) => !!this._thread && binding.fuse_native_direct_set(this._thread, fh, gen, map.fd, map.size, map.runs) === true,
+      stats: () => directReadStats() as DirectReadStats,
+    };
+  }
+
+  /** Forget every map (the image is about to be closed: its descriptor must not be read again). */
+  dropDirectReads(): void {
+    if (bindingDirectRead) binding.fuse_native_direct_drop();
   }
 
   override _close(cb: (err: Error | null) => void): void {

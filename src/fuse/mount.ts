@@ -39,6 +39,11 @@ export interface MountSettings extends FuseMountSettings {
   pktinfo?: PktinfoSettings;
   /** Owner of files created through the mount; the user who mounted when absent. */
   owner?: Owner;
+  /**
+   * Let the binding answer reads of files that sit unchanged in an image file itself (DirectReads
+   * in context.ts; `-o direct_read=off` turns it off). On by default.
+   */
+  directRead?: boolean;
 }
 
 /** How the mount ended: unmounted by us, or from outside (umount, fusermount -u). */
@@ -124,6 +129,7 @@ export class PktfsMount {
     const changing = !readOnly && isWritable(volume) ? writeOps(ctx, volume, owner) : readOnlyOps();
     const ops = pktinfoOps(pktinfo, { ...changing, ...attrOps(ctx), ...dirOps(ctx), ...fileOps(ctx) });
     const fuse = new PktfsFuse(real, ops, { ...settings, readOnly });
+    if (settings.directRead !== false) ctx.direct = fuse.directReads();
     const before = await fuseFds();
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => (err ? reject(new FsError('EIO', `${mountpoint}: FUSE mount failed: ${err.message}`)) : resolve()));
@@ -165,6 +171,8 @@ export class PktfsMount {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
+    // No request comes any more; the owner closes the image next.
+    this.fuse.dropDirectReads();
     if (reason === 'external') {
       this.fuse.alreadyUnmounted = true;
       this.fuse.close(() => this.resolveEnded(reason));

@@ -3,11 +3,30 @@
  * resolve the path again (and keep working on a file that is open while renamed, later).
  */
 import { constants as fsc } from 'fs';
+import createDebug from 'debug';
 import Fuse from 'fuse-native';
 import { FsError } from '../errors';
 import { type FuseCb, type OpsContext, serve } from './context';
 import { opensForWrite } from './ops-write';
 
+const debug = createDebug('pktfs:fuse:file');
+
+/**
+ * Hand the binding where handle `fh`'s file lies in the image, so that its reads are answered
+ * without this thread (DirectReads); before the open is answered, so its first read can use it.
+ * Best effort: whatever fails, reads come here as before.
+ */
+async function mapForBinding(ctx: OpsContext, fh: number, ino: number, path: string): Promise<void> {
+  const direct = ctx.direct;
+  if (!direct || !ctx.volume.directMap) return;
+  const gen = direct.gen();
+  try {
+    const map = await ctx.volume.directMap(ino);
+    if (map && !direct.set(fh, gen, map)) debug('%s: map of handle %d refused (changed meanwhile)', path, fh);
+  } catch (e) {
+    debug('%s: no map for the binding: %s', path, (e as Error).message);
+  }
+}
 
 export function fileOps(ctx: OpsContext) {
   return {
@@ -17,7 +36,9 @@ export function fileOps(ctx: OpsContext) {
         if (opensForWrite(flags) && ctx.readOnly) return [Fuse.EROFS];
         const attr = await ctx.volume.getattr(ino);
         if ((attr.mode & fsc.S_IFMT) === fsc.S_IFDIR) throw new FsError('EISDIR', `${path} is a directory`);
-        return [0, ctx.addFile({ ino, path })];
+        const fh = ctx.addFile({ ino, path });
+        if (!opensForWrite(flags) && (attr.mode & fsc.S_IFMT) === fsc.S_IFREG && attr.size > 0) await mapForBinding(ctx, fh, ino, path);
+        return [0, fh];
       });
     },
 

@@ -207,6 +207,7 @@ export class PktinfoDir {
       mount: { ...this.settings.mount, readOnly: this.ctx.readOnly, mountedAt: this.mountedAt },
       volume: this.volume.info,
       packet: this.settings.packets?.stats(),
+      direct: this.ctx.direct?.stats(),
     };
     // Strictly later than the file's previous snapshot (mtime has millisecond resolution through fuse-native).
     const mtime = Math.max(snapshot.time.getTime(), (this.current.get(spec.name)?.mtime.getTime() ?? 0) + 1);

@@ -62,7 +62,7 @@
 import createDebug from 'debug';
 import { LRUCache } from 'lru-cache';
 import { FsError, isFsError } from '../errors';
-import type { BlockDevice, ReadKind, SectorRange, WriteKind } from '../drive/types';
+import type { BlockDevice, DirectRange, ReadKind, SectorRange, WriteKind } from '../drive/types';
 import { PacketEntry, type PacketState } from './entry';
 import { writeFailureKind, type WriteRemapper } from './remap';
 import { isScsiError } from '../drive/scsi/sense';
@@ -502,6 +502,26 @@ export class PacketDevice implements BlockDevice {
     this.clean.clear();
     this.spareBufs.length = 0;
     await this.device.close();
+  }
+
+  /**
+   * BlockDevice.directRange: the device's own answer when it holds what the cache does for the
+   * whole range: no packet of it dirty or on its way out (active), none moved by a remap, and
+   * no write-out failed since the device was opened (a failed packet's data may be neither here
+   * nor there). Else undefined.
+   */
+  directRange(lba: number, count: number): DirectRange | undefined {
+    if (this.closed || !this.device.directRange || count <= 0 || !this.inRange(lba, count)) return undefined;
+    if (this.forward.size > 0 || this.mediumWriteErrors > 0 || this.lastWriteError || this.pendingError_) return undefined;
+    const spp = this.sectorsPerPacket;
+    const first = Math.floor(lba / spp);
+    const last = Math.floor((lba + count - 1) / spp);
+    if (this.active.size < last - first + 1) {
+      for (const p of this.active.keys()) if (p >= first && p <= last) return undefined;
+    } else {
+      for (let p = first; p <= last; p++) if (this.active.has(p)) return undefined;
+    }
+    return this.device.directRange(lba, count);
   }
 
   /** Install (or remove, with null) the hook that places packets whose write-out hits a defect. */

@@ -5,7 +5,7 @@
  * read metadata blocks.
  */
 import { LRUCache } from 'lru-cache';
-import type { BlockDevice, WriteKind } from '../drive/types';
+import type { BlockDevice, DirectRange, WriteKind } from '../drive/types';
 
 export class Disc {
   private readonly cache = new LRUCache<number, Buffer>({ max: 1024 });
@@ -57,6 +57,17 @@ export class Disc {
       return;
     }
     (await this.readBlocks(block, count)).copy(into, 0, 0, len);
+  }
+
+  /**
+   * Where `count` blocks from absolute block `block` lie in a file descriptor, as they are now
+   * (BlockDevice.directRange); undefined where the device can't say (blocks smaller than its sectors).
+   */
+  directRange(block: number, count: number): DirectRange | undefined {
+    const bs = this.blockSize;
+    const ss = this.dev.sectorSize;
+    if (!this.dev.directRange || bs % ss !== 0) return undefined;
+    return this.dev.directRange(block * (bs / ss), count * (bs / ss));
   }
 
   /** One block, through the metadata cache. The returned buffer must not be modified. */

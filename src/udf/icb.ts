@@ -7,6 +7,7 @@
 import createDebug from 'debug';
 import { FsError } from '../errors';
 import type { Disc } from './disc';
+import type { DirectMap } from './types';
 import { Partition, mapBlocks } from './partition';
 import {
   LbAddr, shortAd, longAd, extAd,
@@ -231,6 +232,57 @@ export async function fileData(space: Space, located: LocatedEntry, what: string
   }
   debug('%s: %d extents', what, extents.length);
   return { kind: 'extents', extents, aeds };
+}
+
+/**
+ * Volume.directMap for data `data` of a file of `size` bytes: each extent's blocks placed in the
+ * device's file descriptor (Disc.directRange), unrecorded ones as zeros, neighbours merged.
+ * Undefined for data in the entry itself, a block the device can't place, more than one
+ * descriptor, or extents that end before `size`.
+ */
+export function directMapOf(space: Space, data: FileData, size: number): DirectMap | undefined {
+  if (data.kind !== 'extents' || !(size > 0)) return undefined;
+  const bs = space.disc.blockSize;
+  const runs: number[] = [];
+  let fd = -1;
+  const push = (at: number, len: number, from: number): void => {
+    const n = runs.length;
+    if (n > 0 && runs[n - 3] + runs[n - 2] === at && (from < 0 ? runs[n - 1] < 0 : runs[n - 1] >= 0 && runs[n - 1] + runs[n - 2] === from)) runs[n - 2] += len;
+    else runs.push(at, len, from);
+  };
+  let pos = 0;
+  for (const x of data.extents) {
+    if (pos >= size) break;
+    if (x.fileOffset !== pos) return undefined;
+    const len = Math.min(x.length, size - pos);
+    if (x.type !== EXT_RECORDED_ALLOCATED) {
+      push(pos, len, -1);
+    } else {
+      let p: Partition;
+      try {
+        p = partitionOf(space, x.ref);
+      } catch {
+        return undefined;
+      }
+      const blocks = Math.ceil(len / bs);
+      for (let b = 0; b < blocks;) {
+        let run: { abs: number; count: number };
+        try {
+          run = mapBlocks(p, x.block + b, blocks - b);
+        } catch {
+          return undefined;
+        }
+        const r = run.count > 0 ? space.disc.directRange(run.abs, run.count) : undefined;
+        if (!r || (fd >= 0 && r.fd !== fd)) return undefined;
+        fd = r.fd;
+        push(pos + b * bs, Math.min(run.count * bs, len - b * bs), r.offset);
+        b += run.count;
+      }
+    }
+    pos += x.length;
+  }
+  if (pos < size || fd < 0) return undefined;
+  return { fd, size, runs: Float64Array.from(runs) };
 }
 
 /** Index of the extent holding byte `pos`, or the first one after it. */

@@ -131,6 +131,17 @@ export interface DirEntry {
   ino: number;
 }
 
+/**
+ * A file's data as a file descriptor holds it (Volume.directMap): `runs` are triples of file
+ * offset, length and byte offset in `fd` (-1: bytes that read as zeros), in file order, covering
+ * the file from 0 to `size`.
+ */
+export interface DirectMap {
+  fd: number;
+  size: number;
+  runs: Float64Array;
+}
+
 export interface Volume {
   readonly info: VolumeInfo;
   /** Inode number of the root directory. */
@@ -154,6 +165,13 @@ export interface Volume {
    * Nothing is written into `into` once the promise has settled.
    */
   readInto?(ino: number, offset: number, length: number, into: Buffer): Promise<number>;
+  /**
+   * Optional: where the data of regular file `ino` lies in one file descriptor right now, for a
+   * reader on another thread (the FUSE binding's read fast path, issue 6); undefined when it can't
+   * be read that way (data in the entry itself, a cache holding newer data, not an image file).
+   * It holds until the next change to the volume.
+   */
+  directMap?(ino: number): Promise<DirectMap | undefined>;
   readlink(ino: number): Promise<string>;
   close(): Promise<void>;
 }

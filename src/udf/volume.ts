@@ -7,16 +7,16 @@ import createDebug from 'debug';
 import { LRUCache } from 'lru-cache';
 import type { BlockDevice } from '../drive/types';
 import { FsError } from '../errors';
-import type { Volume, VolumeInfo, Attr, DirEntry, UdfMountOptions, PartitionInfo, IntegrityState } from './types';
+import type { Volume, VolumeInfo, Attr, DirEntry, DirectMap, UdfMountOptions, PartitionInfo, IntegrityState } from './types';
 import { Disc } from './disc';
 import { findSessions, recognize, Session } from './recognize';
 import { readVolumeDescriptors, readLvid } from './vds';
 import { buildPartitions } from './partmount';
 import { Partition, accessTypeName } from './partition';
-import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, readDataInto, blockOfByte, readPartBlock, recordedEnd, prefetchEntries, PREFETCH_ENTRIES } from './icb';
+import { Space, LocatedEntry, FileData, readFileEntry, fileData, readData, readDataInto, directMapOf, blockOfByte, readPartBlock, recordedEnd, prefetchEntries, PREFETCH_ENTRIES } from './icb';
 import { parseDirectory } from './dir';
 import { decodePathComponents, pathComponentsToPosix } from './symlink';
-import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, typeBits } from './attr';
+import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, typeBits } from './attr';
 import { decodeDstring } from './cs0';
 import { uuidFromVolSetIdent, revisionText, identText } from './info';
 import { LbAddr, regidUdfRevision, regidText, EXT_LENGTH_MASK } from './codec/primitives';
@@ -161,6 +161,12 @@ class UdfVolume implements Volume {
     if ((node.attr.mode & S_IFMT) === S_IFDIR) throw new FsError('EISDIR', `inode ${ino} is a directory`);
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
     return readDataInto(this.space, node.data, node.attr.size, offset, length, into);
+  }
+
+  async directMap(ino: number): Promise<DirectMap | undefined> {
+    const node = await this.inode(ino);
+    if ((node.attr.mode & S_IFMT) !== S_IFREG) return undefined;
+    return directMapOf(this.space, node.data, node.attr.size);
   }
 
   async readlink(ino: number): Promise<string> {

@@ -9,8 +9,8 @@
  */
 import createDebug from 'debug';
 import { FsError, isFsError } from '../../errors';
-import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
-import { type Space, prefetchEntries, PREFETCH_ENTRIES } from '../icb';
+import type { WritableVolume, VolumeInfo, Attr, DirEntry, DirectMap, SetAttr } from '../types';
+import { type Space, prefetchEntries, PREFETCH_ENTRIES, directMapOf } from '../icb';
 import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
 import { decodePathComponents, pathComponentsToPosix } from '../symlink';
 import { dateToTimestamp } from '../time';
@@ -21,7 +21,7 @@ import {
 } from '../codec/file';
 import type { Tag } from '../codec/tag';
 import { TAG_FE, TAG_EFE } from '../codec/tag';
-import { WriteCtx, WNode, AdForm, checkSpace, loadNode, readNode, readNodeInto, writeNode, truncateNode, storeNode, freeNode, recordedBlocks, MAX_FILE_SIZE } from './node';
+import { WriteCtx, WNode, AdForm, checkSpace, loadNode, nodeFileData, readNode, readNodeInto, writeNode, truncateNode, storeNode, freeNode, recordedBlocks, MAX_FILE_SIZE } from './node';
 import { WDir, loadDir, addEntry, removeEntry, setParent, parentOf, liveEntries, newDir, icbLongAd, nameToIdent } from './directory';
 import { encodePathComponents } from './symlink';
 import { SpaceMap, storeSpaceMap } from './spacemap';
@@ -362,6 +362,15 @@ export class WritableUdfVolume implements WritableVolume {
       if (this.isDirNode(n)) throw new FsError('EISDIR', `inode ${ino} is a directory`);
       if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) throw new FsError('EINVAL', `read of ${length} bytes at ${offset}`);
       return readNodeInto(this.m.space, n, offset, length, into);
+    });
+  }
+
+  /** After the changes queued before it, as a read: data already handed to the device is where it will be read from. */
+  directMap(ino: number): Promise<DirectMap | undefined> {
+    return this.runRead(async () => {
+      const n = await this.node(ino);
+      if (typeBits(n.entry.icbTag.fileType) !== S_IFREG) return undefined;
+      return directMapOf(this.m.space, nodeFileData(n, this.m.space.disc.blockSize), n.size);
     });
   }
 
