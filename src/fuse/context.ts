@@ -11,6 +11,8 @@ import { toErrno } from './errno';
 export interface OpenFile {
   ino: number;
   path: string;
+  /** A regular file opened for reading only, whose data the binding has not yet been asked to map (DirectReads). */
+  mappable?: boolean;
 }
 
 /** What the binding's read fast path has done (PktfsFuse.directReads; counted over the whole process). */

@@ -13,8 +13,7 @@ const debug = createDebug('pktfs:fuse:file');
 
 /**
  * Hand the binding where handle `fh`'s file lies in the image, so that its reads are answered
- * without this thread (DirectReads); before the open is answered, so its first read can use it.
- * Best effort: whatever fails, reads come here as before.
+ * without this thread (DirectReads). Best effort: whatever fails, reads come here as before.
  */
 async function mapForBinding(ctx: OpsContext, fh: number, ino: number, path: string): Promise<void> {
   const direct = ctx.direct;
@@ -36,9 +35,8 @@ export function fileOps(ctx: OpsContext) {
         if (opensForWrite(flags) && ctx.readOnly) return [Fuse.EROFS];
         const attr = await ctx.volume.getattr(ino);
         if ((attr.mode & fsc.S_IFMT) === fsc.S_IFDIR) throw new FsError('EISDIR', `${path} is a directory`);
-        const fh = ctx.addFile({ ino, path });
-        if (!opensForWrite(flags) && (attr.mode & fsc.S_IFMT) === fsc.S_IFREG && attr.size > 0) await mapForBinding(ctx, fh, ino, path);
-        return [0, fh];
+        const mappable = !!ctx.direct && !opensForWrite(flags) && (attr.mode & fsc.S_IFMT) === fsc.S_IFREG && attr.size > 0;
+        return [0, ctx.addFile({ ino, path, mappable })];
       });
     },
 
@@ -46,6 +44,12 @@ export function fileOps(ctx: OpsContext) {
       serve(cb, 'read', path, async () => {
         const file = ctx.file(fh);
         if (!file) throw new FsError('EBADF', `read of ${path}: no open handle ${fh}`);
+        // At the first read, not at open: an open that reads nothing (or one read, all of a
+        // small file) costs nothing more; the reads after this one are the binding's.
+        if (file.mappable) {
+          file.mappable = false;
+          await mapForBinding(ctx, fh, file.ino, path);
+        }
         const vol = ctx.volume;
         // Straight into the kernel's buffer where the volume can (no buffer of our own, one copy less).
         if (vol.readInto && buf.length >= len) return [await vol.readInto(file.ino, pos, len, buf)];

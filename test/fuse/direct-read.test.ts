@@ -70,9 +70,14 @@ async function unmountAll(): Promise<void> {
 const stats = (): DirectReadStats => directReadStats() as DirectReadStats;
 
 /** Read all of an O_DIRECT handle in 128 KiB requests. */
-async function readAll(fh: fsp.FileHandle): Promise<Buffer> {
+function readAll(fh: fsp.FileHandle): Promise<Buffer> {
+  return readAllFrom(fh, 0);
+}
+
+/** The rest of an O_DIRECT handle from `from`, in 128 KiB requests. */
+async function readAllFrom(fh: fsp.FileHandle, from: number): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for (let pos = 0; ; ) {
+  for (let pos = from; ; ) {
     const b = Buffer.alloc(128 * 1024);
     const { bytesRead } = await fh.read(b, 0, b.length, pos);
     if (bytesRead === 0) break;
@@ -121,17 +126,23 @@ maybe('a writable mount with the read fast path', () => {
     const before = stats();
     const fh = await openDirect(path.join(m.mnt, 'big.bin'));
     try {
-      expect(stats().maps).toBe(before.maps + 1);
+      // The first read is pktfs's and asks the binding to take the rest.
+      expect(stats().maps).toBe(before.maps);
       const volumeBefore = m.volumeReads;
-      const got = await readAll(fh);
+      const first = await readAt(fh, 0, 128 * 1024);
+      expect(m.volumeReads).toBe(volumeBefore + 1);
+      expect(stats().maps).toBe(before.maps + 1);
+      const got = Buffer.concat([first, await readAllFrom(fh, first.length)]);
       expect(got.equals(big)).toBe(true);
       // Past the end, and a read over it.
       expect((await readAt(fh, BIG + 10, 4096)).length).toBe(0);
       expect((await readAt(fh, BIG - 100, 4096)).equals(big.subarray(BIG - 100))).toBe(true);
-      expect(m.volumeReads).toBe(volumeBefore);
+      expect(m.volumeReads).toBe(volumeBefore + 1);
       const after = stats();
-      expect(after.reads - before.reads).toBeGreaterThanOrEqual(Math.ceil(BIG / (128 * 1024)));
-      expect(after.bytes - before.bytes).toBe(BIG + 100);
+      expect(after.reads - before.reads).toBeGreaterThanOrEqual(Math.ceil(BIG / (128 * 1024)) - 1);
+      // (An unaligned buffer makes the kernel split a request in two: the first read's second part may be the binding's.)
+      expect(after.bytes - before.bytes).toBeGreaterThanOrEqual(BIG - first.length + 100);
+      expect(after.bytes - before.bytes).toBeLessThan(BIG + 100);
       expect(after.fallbacks).toBe(before.fallbacks);
     } finally {
       await fh.close();
@@ -139,13 +150,15 @@ maybe('a writable mount with the read fast path', () => {
     // The kernel sends the release after close(2) has returned.
     await waitFor(() => stats().maps === before.maps, 5000, 'the release of the handle');
     const info = JSON.parse(await fsp.readFile(path.join(m.mnt, '.pktinfo/stats.json'), 'utf8'));
-    expect(info.directRead.bytes).toBeGreaterThanOrEqual(BIG);
+    expect(info.directRead.bytes - before.bytes).toBeGreaterThanOrEqual(BIG - 128 * 1024 + 100);
   });
 
   test('a write through the mount shows in the next read of a handle mapped before it', async () => {
     const p = path.join(m.mnt, 'big.bin');
     const reader = await openDirect(p);
     try {
+      expect((await readAt(reader, 0, 8192)).equals(big.subarray(0, 8192))).toBe(true);
+      expect(stats().maps).toBe(1);
       expect((await readAt(reader, 0, 8192)).equals(big.subarray(0, 8192))).toBe(true);
       const fresh = Buffer.alloc(5000, 0x5a);
       const writer = await fsp.open(p, 'r+');
@@ -170,8 +183,9 @@ maybe('a writable mount with the read fast path', () => {
     await fsp.writeFile(path.join(m.mnt, '.pktinfo/flush'), '1');
     const reader = await openDirect(p);
     try {
-      expect(stats().maps).toBe(1);
       expect((await readAt(reader, 0, 65536)).length).toBe(65536);
+      expect(stats().maps).toBe(1);
+      expect((await readAt(reader, 65536, 65536)).length).toBe(65536);
       await fsp.truncate(p, 1000);
       expect((await readAt(reader, 0, 65536)).equals(big.subarray(0, 1000))).toBe(true);
     } finally {
@@ -194,10 +208,10 @@ maybe('data not yet in the image', () => {
     const before = stats();
     const fh = await openDirect(p);
     try {
-      expect(stats().maps).toBe(before.maps);
       const volumeBefore = m.volumeReads;
       expect((await readAll(fh)).equals(data)).toBe(true);
-      expect(m.volumeReads).toBeGreaterThan(volumeBefore);
+      expect(stats().maps).toBe(before.maps);
+      expect(m.volumeReads - volumeBefore).toBeGreaterThanOrEqual(Math.ceil(data.length / (128 * 1024)));
       expect(stats().reads).toBe(before.reads);
     } finally {
       await fh.close();
@@ -206,8 +220,8 @@ maybe('data not yet in the image', () => {
     await fsp.writeFile(path.join(m.mnt, '.pktinfo/flush'), '1');
     const again = await openDirect(p);
     try {
-      expect(stats().maps).toBe(before.maps + 1);
       expect((await readAll(again)).equals(data)).toBe(true);
+      expect(stats().maps).toBe(before.maps + 1);
       expect(stats().reads).toBeGreaterThan(before.reads);
     } finally {
       await again.close();
