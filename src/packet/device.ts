@@ -508,7 +508,8 @@ export class PacketDevice implements BlockDevice {
    * BlockDevice.directRange: the device's own answer when it holds what the cache does for the
    * whole range: no packet of it dirty or on its way out (active), none moved by a remap, and
    * no write-out failed since the device was opened (a failed packet's data may be neither here
-   * nor there). Else undefined.
+   * nor there). Else undefined. A range handed out stays right until the next write to it: only
+   * a write-out can move a packet (a remap), and only a dirty packet is written out.
    */
   directRange(lba: number, count: number): DirectRange | undefined {
     if (this.closed || !this.device.directRange || count <= 0 || !this.inRange(lba, count)) return undefined;

@@ -153,6 +153,26 @@ maybe('a writable mount with the read fast path', () => {
     expect(info.directRead.bytes - before.bytes).toBeGreaterThanOrEqual(BIG - 128 * 1024 + 100);
   });
 
+  test('several handles have maps of their own; closing one leaves the others theirs', async () => {
+    const p = path.join(m.mnt, 'big.bin');
+    const before = stats();
+    const handles = [await openDirect(p), await openDirect(p), await openDirect(p)];
+    try {
+      for (const h of handles) await readAt(h, 0, 4096);
+      expect(stats().maps).toBe(before.maps + 3);
+      await handles[0].close();
+      await waitFor(() => stats().maps === before.maps + 2, 5000, 'the release of the first handle');
+      const reads = stats().reads;
+      const volumeBefore = m.volumeReads;
+      for (const h of [handles[1], handles[2]]) expect((await readAt(h, 1 << 20, 65536)).equals(big.subarray(1 << 20, (1 << 20) + 65536))).toBe(true);
+      expect(stats().reads).toBe(reads + 2);
+      expect(m.volumeReads).toBe(volumeBefore);
+    } finally {
+      for (const h of handles.slice(1)) await h.close();
+    }
+    await waitFor(() => stats().maps === before.maps, 5000, 'the release of the handles');
+  });
+
   test('a write through the mount shows in the next read of a handle mapped before it', async () => {
     const p = path.join(m.mnt, 'big.bin');
     const reader = await openDirect(p);
