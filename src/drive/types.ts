@@ -82,5 +82,7 @@ export interface BlockDevice {
   directRange?(lba: number, count: number): DirectRange | undefined;
   /** A write that failed in the background and that flush() will report, if any (looked at, not cleared). */
   pendingError?(): Error | undefined;
+  /** Optional: call `cb`, on this thread, each time a write fails in the background (pendingError() then reports it). */
+  watchErrors?(cb: () => void): void;
   close(): Promise<void>;
 }

@@ -44,6 +44,13 @@ export class OpsContext {
   readonly resolver: PathResolver;
   /** Set by the mount when the binding has the read fast path and the mount wants it. */
   direct?: DirectReads;
+  /**
+   * Set by a writable mount whose binding can answer flush itself: turn that on (nothing to
+   * report) or off. The flush op turns it on when it finds no write error to report.
+   */
+  fastFlush?: (on: boolean) => void;
+  /** How many flushes the binding answered itself (with fastFlush). */
+  fastFlushes?: () => number;
   private readonly files = new Map<number, OpenFile>();
   private nextFh = 1;
 

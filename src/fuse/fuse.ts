@@ -102,6 +102,9 @@ export const bindingNextStat: boolean = bindingOpenFlags && (binding.fuse_native
 /** True when the binding has the read fast path (fuse_native_direct_*: our patch). */
 export const bindingDirectRead: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 8) !== 0;
 
+/** True when the binding can answer flush itself (fuse_native_flush_fast: our patch). */
+export const bindingFastFlush: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 16) !== 0;
+
 /** The binding's read fast path counters (for the whole process), or undefined without it. */
 export function directReadStats(): DirectReadStats | undefined {
   if (!bindingDirectRead) return undefined;
@@ -224,6 +227,19 @@ export class PktfsFuse extends Fuse {
       set: (fh, gen, map) => !!this._thread && binding.fuse_native_direct_set(this._thread, fh, gen, map.fd, map.size, map.runs) === true,
       stats: () => directReadStats() as DirectReadStats,
     };
+  }
+
+  /**
+   * Let the binding answer flush (close(2)) with success itself, without a round trip here (on),
+   * or send every flush here (off). Only while no write error waits to be reported: see mount.ts.
+   */
+  setFastFlush(on: boolean): void {
+    if (bindingFastFlush && this._thread) binding.fuse_native_flush_fast(this._thread, on);
+  }
+
+  /** Flushes the binding answered itself since the mount. */
+  fastFlushes(): number {
+    return bindingFastFlush && this._thread ? (binding.fuse_native_flush_fast_count(this._thread) as number) : 0;
   }
 
   /** Forget every map (the image is about to be closed: its descriptor must not be read again). */

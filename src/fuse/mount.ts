@@ -18,7 +18,7 @@ import { dirOps } from './ops-dir';
 import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
 import { writeOps, type Owner } from './ops-write';
-import { PktfsFuse, fuseTimeouts, type FuseMountSettings } from './fuse';
+import { PktfsFuse, bindingFastFlush, fuseTimeouts, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
 
@@ -130,6 +130,13 @@ export class PktfsMount {
     const ops = pktinfoOps(pktinfo, { ...changing, ...attrOps(ctx), ...dirOps(ctx), ...fileOps(ctx) });
     const fuse = new PktfsFuse(real, ops, { ...settings, readOnly });
     if (settings.directRead !== false) ctx.direct = fuse.directReads();
+    // close(2) reports a write that failed in the background (the flush op); while there is none,
+    // the binding answers flush itself, and the volume turns that off the moment one fails.
+    const fastFlush = bindingFastFlush && !readOnly && isWritable(volume) && !!volume.watchWriteErrors?.(() => fuse.setFastFlush(false));
+    if (fastFlush) {
+      ctx.fastFlush = (on) => fuse.setFastFlush(on);
+      ctx.fastFlushes = () => fuse.fastFlushes();
+    }
     const before = await fuseFds();
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => (err ? reject(new FsError('EIO', `${mountpoint}: FUSE mount failed: ${err.message}`)) : resolve()));
@@ -139,6 +146,7 @@ export class PktfsMount {
     debug('mounted %s on %s: mount id %s, fuse fd %s', settings.source, real, entry?.id, fresh[0]);
     // Several read requests in flight instead of one (readahead.ts); best effort.
     if (entry) await raiseKernelReadAhead(entry.device);
+    if (fastFlush && isWritable(volume) && !volume.writeError()) fuse.setFastFlush(true);
     const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? DEFAULT_POLL_MS);
     if (shadowed) mount.warnings.push(shadowed);
     return mount;

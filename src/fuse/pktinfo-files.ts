@@ -35,6 +35,8 @@ export interface PktinfoSnapshot {
   packet?: PacketDeviceStats;
   /** The binding's read fast path; absent when the mount has none. */
   direct?: DirectReadStats;
+  /** Flushes (close(2)) the binding answered itself; absent when it answers none. */
+  fastFlushes?: number;
 }
 
 const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
@@ -161,6 +163,7 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     medium: s.mount.medium ?? null,
     ...packet,
     directRead: s.direct ?? null,
+    fastFlushes: s.fastFlushes ?? null,
   };
 }
 

@@ -208,6 +208,7 @@ export class PktinfoDir {
       volume: this.volume.info,
       packet: this.settings.packets?.stats(),
       direct: this.ctx.direct?.stats(),
+      fastFlushes: this.ctx.fastFlushes?.(),
     };
     // Strictly later than the file's previous snapshot (mtime has millisecond resolution through fuse-native).
     const mtime = Math.max(snapshot.time.getTime(), (this.current.get(spec.name)?.mtime.getTime() ?? 0) + 1);

@@ -259,6 +259,7 @@ export class PacketDevice implements BlockDevice {
   private rewritesSoon = 0;
   private counters: PacketCounters = zeroCounters();
   private pendingError_: FsError | null = null;
+  private readonly errorWatchers: (() => void)[] = [];
   private lastWriteError: FsError | null = null;
   private remapper: WriteRemapper | null = null;
   private readonly remaps: PacketRemap[] = [];
@@ -467,6 +468,11 @@ export class PacketDevice implements BlockDevice {
   /** The write-out error the next flush() will report, if any. */
   pendingError(): FsError | undefined {
     return this.pendingError_ ?? undefined;
+  }
+
+  /** BlockDevice.watchErrors: `cb` runs as soon as a write-out fails (pendingError() is set by then). */
+  watchErrors(cb: () => void): void {
+    this.errorWatchers.push(cb);
   }
 
   /**
@@ -999,6 +1005,7 @@ export class PacketDevice implements BlockDevice {
       debug('%s', err.message);
       this.pendingError_ = err;
       this.lastWriteError = err;
+      for (const cb of this.errorWatchers) cb();
       throw err;
     } finally {
       entry.phase = 'idle';

@@ -217,6 +217,11 @@ export interface WritableVolume extends Volume {
   settle(): Promise<void>;
   /** A write that failed in the background and is not reported yet (close(2) answers it), looked at without writing. */
   writeError(): Error | undefined;
+  /**
+   * Optional: call `cb`, on this thread, as soon as writeError() may have become set (a write
+   * failed in the background). False, and `cb` never called, when the volume can't tell.
+   */
+  watchWriteErrors?(cb: () => void): boolean;
 }
 
 export function isWritable(v: Volume): v is WritableVolume {

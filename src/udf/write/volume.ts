@@ -111,6 +111,7 @@ export class WritableUdfVolume implements WritableVolume {
   idleTimers = 0;
   /** A failure of the idle settle, which no caller waited for: the next fsync, sync or close reports it. */
   private deferred: unknown;
+  private readonly errorWatchers: (() => void)[] = [];
   /** Set when the volume turned read-only while mounted (spares used up). */
   private readOnlyNow: string | undefined;
   /** Cached nodes (plus directories) at which the next trim runs; doubles past what could not be dropped. */
@@ -718,6 +719,14 @@ export class WritableUdfVolume implements WritableVolume {
     return this.m.space.disc.dev.pendingError?.();
   }
 
+  watchWriteErrors(cb: () => void): boolean {
+    const dev = this.m.space.disc.dev;
+    if (!dev.watchErrors) return false;
+    dev.watchErrors(cb);
+    this.errorWatchers.push(cb);
+    return true;
+  }
+
   /** Throw (once) what the idle settle failed with since the last fsync, sync or close. */
   private reportDeferred(): void {
     const e = this.deferred;
@@ -793,6 +802,7 @@ export class WritableUdfVolume implements WritableVolume {
       this.settle().catch((e) => {
         debug('idle settle failed: %s', (e as Error).message);
         this.deferred ??= e;
+        for (const cb of this.errorWatchers) cb();
       });
     }, ms);
     this.idleTimer.unref();
