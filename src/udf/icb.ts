@@ -238,17 +238,22 @@ export async function fileData(space: Space, located: LocatedEntry, what: string
  * Volume.directMap for data `data` of a file of `size` bytes: each extent's blocks placed in the
  * device's file descriptor (Disc.directRange), unrecorded ones as zeros, neighbours merged.
  * Undefined for data in the entry itself, a block the device can't place, more than one
- * descriptor, or extents that end before `size`.
+ * descriptor, extents that end before `size`, or more than DIRECT_MAP_MAX_RUNS pieces (a file
+ * scattered block by block, as a VAT may place it: its reads stay with the packet layer).
  */
+export const DIRECT_MAP_MAX_RUNS = 16384;
+
 export function directMapOf(space: Space, data: FileData, size: number): DirectMap | undefined {
   if (data.kind !== 'extents' || !(size > 0)) return undefined;
   const bs = space.disc.blockSize;
   const runs: number[] = [];
   let fd = -1;
-  const push = (at: number, len: number, from: number): void => {
+  /** One more piece, merged with the last when it continues it; false past DIRECT_MAP_MAX_RUNS. */
+  const push = (at: number, len: number, from: number): boolean => {
     const n = runs.length;
     if (n > 0 && runs[n - 3] + runs[n - 2] === at && (from < 0 ? runs[n - 1] < 0 : runs[n - 1] >= 0 && runs[n - 1] + runs[n - 2] === from)) runs[n - 2] += len;
     else runs.push(at, len, from);
+    return runs.length <= 3 * DIRECT_MAP_MAX_RUNS;
   };
   let pos = 0;
   for (const x of data.extents) {
@@ -256,7 +261,7 @@ export function directMapOf(space: Space, data: FileData, size: number): DirectM
     if (x.fileOffset !== pos) return undefined;
     const len = Math.min(x.length, size - pos);
     if (x.type !== EXT_RECORDED_ALLOCATED) {
-      push(pos, len, -1);
+      if (!push(pos, len, -1)) return undefined;
     } else {
       let p: Partition;
       try {
@@ -275,7 +280,7 @@ export function directMapOf(space: Space, data: FileData, size: number): DirectM
         const r = run.count > 0 ? space.disc.directRange(run.abs, run.count) : undefined;
         if (!r || (fd >= 0 && r.fd !== fd)) return undefined;
         fd = r.fd;
-        push(pos + b * bs, Math.min(run.count * bs, len - b * bs), r.offset);
+        if (!push(pos + b * bs, Math.min(run.count * bs, len - b * bs), r.offset)) return undefined;
         b += run.count;
       }
     }
