@@ -79,6 +79,7 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
       vfsFlags: opts.vfsFlags,
       attrTimeout: opts.attrTimeout,
       entryTimeout: opts.entryTimeout,
+      attrCache: opts.attrCache,
       pktinfo: {
         mode: opts.pktinfo,
         packets: stack.packets,

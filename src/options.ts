@@ -25,6 +25,8 @@ export interface MountOptions {
   /** `-o attr_timeout=S`, `-o entry_timeout=S`: seconds the kernel keeps attributes and names (src/fuse/fuse.ts). */
   attrTimeout?: number;
   entryTimeout?: number;
+  /** `-o attr_cache=off`: no attribute cache in the binding (src/fuse/fuse.ts bindingAttrCache). */
+  attrCache?: boolean;
 }
 
 export interface PacketOptions {
@@ -177,6 +179,15 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
     value: 'S',
     help: 'seconds the kernel may keep names it looked up, found or not (1, read-only mounts 30)',
     apply: (o, v, n) => (o.entryTimeout = seconds(n, v)),
+  },
+  attr_cache: {
+    takes: 'value',
+    value: 'on|off',
+    help: 'pktfs keeps the attributes it answered and answers stat from them until a change (on); off: every stat the kernel makes reaches pktfs',
+    apply: (o, v, n) => {
+      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
+      o.attrCache = v === 'on';
+    },
   },
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },
   atime: { takes: 'flag', help: '', apply: refuseAtime },

@@ -6,6 +6,7 @@
  */
 import { formatPacketInfo, type PacketDeviceStats } from '../packet';
 import type { VolumeInfo } from '../udf/types';
+import type { AttrCacheStats } from './fuse';
 
 /** Format version of every file in `.pktinfo`; the `version` file holds it. */
 export const PKTINFO_VERSION = 1;
@@ -32,6 +33,8 @@ export interface PktinfoSnapshot {
   volume: VolumeInfo;
   /** Absent when the mount has no packet layer (never through the pktfs command). */
   packet?: PacketDeviceStats;
+  /** The binding's attribute cache; absent when the binding has none. */
+  attrCache?: AttrCacheStats;
 }
 
 const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
@@ -157,6 +160,7 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     packetSource: s.mount.packetSource ?? 'default',
     medium: s.mount.medium ?? null,
     ...packet,
+    attrCache: s.attrCache ?? null,
   };
 }
 

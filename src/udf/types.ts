@@ -199,6 +199,12 @@ export interface WritableVolume extends Volume {
   settle(): Promise<void>;
   /** A write that failed in the background and is not reported yet (close(2) answers it), looked at without writing. */
   writeError(): Error | undefined;
+  /**
+   * Called when what getattr answers for `ino` changed without an operation on it (storing an
+   * entry can change its count of allocation extent blocks); set by src/fuse, whose attribute
+   * cache must then forget it.
+   */
+  onAttrChange?: (ino: number) => void;
 }
 
 export function isWritable(v: Volume): v is WritableVolume {
