@@ -181,6 +181,8 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
     fs.linkSync(at('l1'), at('l2'));
     expect(fs.statSync(at('l1')).nlink).toBe(2);
     expect(fs.statSync(at('l2')).nlink).toBe(2);
+    fs.chmodSync(at('l2'), 0o640);
+    expect(fs.statSync(at('l1')).mode & 0o777).toBe(0o640);
     fs.unlinkSync(at('l2'));
     expect(fs.statSync(at('l1')).nlink).toBe(1);
     expect(() => fs.statSync(at('l2'))).toThrow(/ENOENT/);
