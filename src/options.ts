@@ -182,8 +182,8 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
   },
   attr_cache: {
     takes: 'value',
-    value: 'on|off',
-    help: 'pktfs keeps the attributes it answered and answers stat from them until a change (on); off: every stat the kernel makes reaches pktfs',
+    value: 'MODE',
+    help: 'on (the default): pktfs keeps the attributes it answered and answers stat from them until a change; off: every stat reaches pktfs',
     apply: (o, v, n) => {
       if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
       o.attrCache = v === 'on';
