@@ -206,6 +206,30 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
     expect(fs.statSync(at('new/top')).size).toBe(5);
   });
 
+  test('stats while two processes append never see a size go back (answers computed before a write in flight are not kept)', async () => {
+    const f = at('appended');
+    fs.writeFileSync(f, '');
+    const script = `
+      const fs = require('fs');
+      const [mode, f, n] = process.argv.slice(1);
+      if (mode === 'w') {
+        const fd = fs.openSync(f, 'a');
+        for (let i = 0; i < +n; i++) fs.writeSync(fd, Buffer.alloc(100, 1));
+        fs.closeSync(fd);
+      } else {
+        let last = 0;
+        for (let i = 0; i < +n; i++) {
+          const s = fs.statSync(f).size;
+          if (s < last) { console.log('size ' + s + ' after ' + last); process.exit(1); }
+          last = s;
+        }
+      }`;
+    const node = (args: string[]) => run(process.execPath, ['-e', script, ...args], { timeout: 120000 });
+    const results = await Promise.all([node(['w', f, '2000']), node(['w', f, '2000']), node(['s', f, '15000']), node(['s', f, '15000'])]);
+    for (const r of results) expect([r.code, r.stdout]).toEqual([0, '']);
+    expect(fs.statSync(f).size).toBe(400_000);
+  }, 120000);
+
   test('.pktinfo files are never cached: each stat generates a newer snapshot', () => {
     const p = at('.pktinfo/stats.json');
     fs.statSync(m.mnt);
