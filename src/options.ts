@@ -27,6 +27,8 @@ export interface MountOptions {
   /** `-o attr_timeout=S`, `-o entry_timeout=S`: seconds the kernel keeps attributes and names (src/fuse/fuse.ts). */
   attrTimeout?: number;
   entryTimeout?: number;
+  /** `-o attr_cache=off`: no attribute cache in the binding (src/fuse/fuse.ts bindingAttrCache). */
+  attrCache?: boolean;
 }
 
 export interface PacketOptions {
@@ -187,6 +189,15 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
     apply: (o, v, n) => {
       if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
       o.directRead = v === 'on';
+    },
+  },
+  attr_cache: {
+    takes: 'value',
+    value: 'on|off',
+    help: 'on (the default): pktfs keeps the attributes it answered and answers stat from them until a change; off: every stat reaches pktfs',
+    apply: (o, v, n) => {
+      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
+      o.attrCache = v === 'on';
     },
   },
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },

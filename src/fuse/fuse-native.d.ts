@@ -61,6 +61,13 @@ declare module 'fuse-native' {
     _op_utimens(signal: Cb, ...args: any[]): void;
     _op_truncate(signal: Cb, ...args: any[]): void;
     _op_ftruncate(signal: Cb, ...args: any[]): void;
+    _op_mknod(signal: Cb, path: string, mode: number, dev: number): void;
+    _op_mkdir(signal: Cb, path: string, mode: number): void;
+    _op_symlink(signal: Cb, target: string, path: string): void;
+    _op_link(signal: Cb, from: string, to: string): void;
+    _op_unlink(signal: Cb, path: string): void;
+    _op_rmdir(signal: Cb, path: string): void;
+    _op_rename(signal: Cb, from: string, to: string): void;
     _close(cb: Cb): void;
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;

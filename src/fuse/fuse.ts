@@ -33,6 +33,11 @@ export interface FuseMountSettings {
    */
   attrTimeout?: number;
   entryTimeout?: number;
+  /**
+   * The binding's attribute cache (`-o attr_cache=off` turns it off; on by default where the
+   * binding has it): getattrs answered on libfuse's thread from what pktfs answered before.
+   */
+  attrCache?: boolean;
 }
 
 /**
@@ -100,10 +105,10 @@ export const bindingOpenFlags: boolean =
  */
 export const bindingNextStat: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 4) !== 0;
 /** True when the binding has the read fast path (fuse_native_direct_*: our patch). */
-export const bindingDirectRead: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 8) !== 0;
+export const bindingDirectRead: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 16) !== 0;
 
 /** True when the binding can answer flush itself (fuse_native_flush_fast: our patch). */
-export const bindingFastFlush: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 16) !== 0;
+export const bindingFastFlush: boolean = bindingOpenFlags && (binding.fuse_native_open_flags() & 32) !== 0;
 
 /** The binding's read fast path counters (for the whole process), or undefined without it. */
 export function directReadStats(): DirectReadStats | undefined {
@@ -112,6 +117,40 @@ export function directReadStats(): DirectReadStats | undefined {
   return { reads, bytes, fallbacks, maps };
 }
 
+/**
+ * True when the binding keeps an attribute cache (path -> stat, answered on libfuse's thread
+ * without a round trip to this one; patches/fuse-native+2.2.6.patch, attr_cache_*), and takes
+ * the new entry's and its directory's attributes with the answers of create, mknod, mkdir,
+ * symlink, link, unlink, rmdir and rename. The binding drops what a request may change before
+ * handing it over, so what pktfs changes through requests stays right; see docs/cli.md.
+ */
+export const bindingAttrCache: boolean = bindingNextStat && (binding.fuse_native_open_flags() & 8) !== 0;
+
+/** Entries of the binding's attribute cache (a fixed table: ~200 bytes an entry and its path). */
+export const ATTR_CACHE_ENTRIES = 32768;
+
+/** The binding's attribute cache counters (`.pktinfo/stats.json` attrCache, docs/pktinfo.md). */
+export interface AttrCacheStats {
+  /** Entries the table holds at most; 0 when the cache is off. */
+  capacity: number;
+  entries: number;
+  /** getattrs answered from the cache, and those that went on to pktfs. */
+  hits: number;
+  misses: number;
+  /** Attributes stored; answers not stored because a change came in between (`refused`). */
+  stores: number;
+  refused: number;
+  /** Entries dropped by changes; times everything was dropped (rename, entry stores); evictions. */
+  drops: number;
+  clears: number;
+  evictions: number;
+}
+
+/** Parent directory of an absolute path ('/a/b' -> '/a', '/a' -> '/'). */
+function parentPath(p: string): string {
+  const cut = p.lastIndexOf('/');
+  return cut <= 0 ? '/' : p.slice(0, cut);
+}
 if (!bindingOpenFlags) debug('fuse-native was built without open flags (run scripts/patch-native.sh): attributes are not cached');
 
 /** The attribute and entry timeouts, in seconds, a mount with these settings gets. */
@@ -147,9 +186,25 @@ export class PktfsFuse extends Fuse {
   /** Set by the owner before close(): the mount is already gone, only release the native side. */
   alreadyUnmounted = false;
 
+  /** Read by the binding at mount: size of its attribute cache, 0 for none. */
+  readonly attrCacheEntries: number;
+
   constructor(mnt: string, ops: FuseOps, private readonly settings: FuseMountSettings) {
     // No timer per request: serve() (context.ts) answers ETIMEDOUT after OP_TIMEOUT itself.
     super(mnt, ops, { timeout: false });
+    this.attrCacheEntries = bindingAttrCache && settings.attrCache !== false ? ATTR_CACHE_ENTRIES : 0;
+  }
+
+  /** The binding's attribute cache counters; undefined before the mount or without the cache in the binding. */
+  attrCacheStats(): AttrCacheStats | undefined {
+    if (!bindingAttrCache || !this._thread) return undefined;
+    const [capacity, entries, hits, misses, stores, refused, drops, clears, evictions] = binding.fuse_native_attr_cache_stats(this._thread) as number[];
+    return { capacity, entries, hits, misses, stores, refused, drops, clears, evictions };
+  }
+
+  /** Forget every cached attribute (pktfs changed some without a request naming the path). */
+  clearAttrCache(): void {
+    if (bindingAttrCache && this._thread) binding.fuse_native_attr_cache_clear(this._thread);
   }
 
   override _fuseOptions(): string {
@@ -176,8 +231,41 @@ export class PktfsFuse extends Fuse {
   override _op_create(signal: (...args: any[]) => void, path: string, mode: number): void {
     this.ops.create(path, mode, (err: number, fd?: number, fiFlags?: number) => {
       if (err !== 0 || !bindingNextStat) return signal(err, fd, fiFlags);
-      this.statArray(path, fd, (arr) => signal(err, fd, fiFlags ?? 0, arr));
+      this.statArray(path, fd, (arr) => {
+        if (!this.attrCacheEntries) return signal(err, fd, fiFlags ?? 0, arr);
+        this.statArray(parentPath(path), undefined, (parent) => signal(err, fd, fiFlags ?? 0, arr, parent));
+      });
     });
+  }
+
+  // Entries made and removed: the new entry's attributes (libfuse asks for them next) and its
+  // directory's (the kernel asks for those next: the change dropped them) go with the answer.
+  override _op_mknod(signal: (...args: any[]) => void, path: string, mode: number, dev: number): void {
+    this.ops.mknod(path, mode, dev, this.withEntryStats(signal, path));
+  }
+
+  override _op_mkdir(signal: (...args: any[]) => void, path: string, mode: number): void {
+    this.ops.mkdir(path, mode, this.withEntryStats(signal, path));
+  }
+
+  override _op_symlink(signal: (...args: any[]) => void, target: string, path: string): void {
+    this.ops.symlink(target, path, this.withEntryStats(signal, path));
+  }
+
+  override _op_link(signal: (...args: any[]) => void, from: string, to: string): void {
+    this.ops.link(from, to, this.withEntryStats(signal, to));
+  }
+
+  override _op_unlink(signal: (...args: any[]) => void, path: string): void {
+    this.ops.unlink(path, this.withParentStats(signal, [parentPath(path)]));
+  }
+
+  override _op_rmdir(signal: (...args: any[]) => void, path: string): void {
+    this.ops.rmdir(path, this.withParentStats(signal, [parentPath(path)]));
+  }
+
+  override _op_rename(signal: (...args: any[]) => void, from: string, to: string): void {
+    this.ops.rename(from, to, this.withParentStats(signal, [parentPath(from), parentPath(to)]));
   }
 
   // setattr: libfuse asks for the attributes right after; they go with the answer (bindingNextStat).
@@ -205,6 +293,35 @@ export class PktfsFuse extends Fuse {
   private withStat(signal: (...args: any[]) => void, path: string, fh?: number): (err: number) => void {
     if (!bindingNextStat) return signal;
     return (err: number) => (err !== 0 ? signal(err) : this.statArray(path, fh, (arr) => signal(0, arr)));
+  }
+
+  /** `signal`, answering a success with the attributes of the new entry `path` and of its directory. */
+  private withEntryStats(signal: (...args: any[]) => void, path: string): (err: number) => void {
+    if (!bindingAttrCache) return (err: number) => signal(err);
+    return (err: number) => {
+      if (err !== 0) return signal(err);
+      this.statArray(path, undefined, (arr) => {
+        if (!this.attrCacheEntries) return signal(0, arr);
+        this.statArray(parentPath(path), undefined, (parent) => signal(0, arr, parent));
+      });
+    };
+  }
+
+  /** `signal`, answering a success with the attributes of these directories (with the cache on). */
+  private withParentStats(signal: (...args: any[]) => void, dirs: string[]): (err: number) => void {
+    if (!bindingAttrCache || !this.attrCacheEntries) return (err: number) => signal(err);
+    return (err: number) => {
+      if (err !== 0) return signal(err);
+      const out: (Uint32Array | undefined)[] = [];
+      const next = (): void => {
+        if (out.length === dirs.length) return signal(0, ...out);
+        this.statArray(dirs[out.length], undefined, (arr) => {
+          out.push(arr);
+          next();
+        });
+      };
+      next();
+    };
   }
 
   /** The stat array fuse-native's getattr would answer for `path` (through handle `fh`), or undefined on an error. */

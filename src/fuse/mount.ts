@@ -18,7 +18,7 @@ import { dirOps } from './ops-dir';
 import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
 import { writeOps, type Owner } from './ops-write';
-import { PktfsFuse, bindingFastFlush, fuseTimeouts, type FuseMountSettings } from './fuse';
+import { PktfsFuse, bindingFastFlush, fuseTimeouts, type AttrCacheStats, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
 
@@ -137,6 +137,9 @@ export class PktfsMount {
       ctx.fastFlush = (on) => fuse.setFastFlush(on);
       ctx.fastFlushes = () => fuse.fastFlushes();
     }
+    pktinfo.attrCacheStats = () => fuse.attrCacheStats();
+    // The write engine changes a file's block count when it stores its entry: forget what is cached.
+    if (!readOnly && isWritable(volume)) volume.onAttrChange = () => fuse.clearAttrCache();
     const before = await fuseFds();
     await new Promise<void>((resolve, reject) => {
       fuse.mount((err) => (err ? reject(new FsError('EIO', `${mountpoint}: FUSE mount failed: ${err.message}`)) : resolve()));
@@ -150,6 +153,11 @@ export class PktfsMount {
     const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? DEFAULT_POLL_MS);
     if (shadowed) mount.warnings.push(shadowed);
     return mount;
+  }
+
+  /** The binding's attribute cache counters (as `.pktinfo/stats.json` shows them). */
+  attrCacheStats(): AttrCacheStats | undefined {
+    return this.fuse.attrCacheStats();
   }
 
   private schedulePoll(): void {

@@ -7,6 +7,7 @@
 import { formatPacketInfo, type PacketDeviceStats } from '../packet';
 import type { VolumeInfo } from '../udf/types';
 import type { DirectReadStats } from './context';
+import type { AttrCacheStats } from './fuse';
 
 /** Format version of every file in `.pktinfo`; the `version` file holds it. */
 export const PKTINFO_VERSION = 1;
@@ -37,6 +38,8 @@ export interface PktinfoSnapshot {
   direct?: DirectReadStats;
   /** Flushes (close(2)) the binding answered itself; absent when it answers none. */
   fastFlushes?: number;
+  /** The binding's attribute cache; absent when the binding has none. */
+  attrCache?: AttrCacheStats;
 }
 
 const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
@@ -164,6 +167,7 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     ...packet,
     directRead: s.direct ?? null,
     fastFlushes: s.fastFlushes ?? null,
+    attrCache: s.attrCache ?? null,
   };
 }
 

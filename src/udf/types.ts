@@ -222,6 +222,12 @@ export interface WritableVolume extends Volume {
    * failed in the background). False, and `cb` never called, when the volume can't tell.
    */
   watchWriteErrors?(cb: () => void): boolean;
+  /**
+   * Called when what getattr answers for `ino` changed without an operation on it (storing an
+   * entry can change its count of allocation extent blocks); set by src/fuse, whose attribute
+   * cache must then forget it.
+   */
+  onAttrChange?: (ino: number) => void;
 }
 
 export function isWritable(v: Volume): v is WritableVolume {

@@ -52,7 +52,7 @@ async function mountCopy(words: string[]): Promise<Mounted> {
   const mnt = path.join(dir, `mnt${counter}`);
   fs.mkdirSync(mnt);
   const mount = await PktfsMount.mount(vol, mnt, {
-    source: img, readOnly: false, pollMs: 200, attrTimeout: opts.attrTimeout, entryTimeout: opts.entryTimeout,
+    source: img, readOnly: false, pollMs: 200, attrTimeout: opts.attrTimeout, entryTimeout: opts.entryTimeout, attrCache: opts.attrCache,
     pktinfo: { mode: opts.pktinfo, packets: stack.packets, mount: { source: img, ...stack.facts } },
   });
   const m = { mnt, stack, mount, calls };
@@ -256,10 +256,11 @@ maybe('a writable mount with the default timeouts', () => {
   });
 });
 
-maybe('-o attr_timeout=0,entry_timeout=0: no caching, and .pktinfo reports sizes', () => {
+maybe('-o attr_timeout=0,entry_timeout=0,attr_cache=off: no caching, and .pktinfo reports sizes', () => {
   let m: Mounted;
   beforeAll(async () => {
-    m = await mountCopy(['attr_timeout=0', 'entry_timeout=0']);
+    // (pktfs's own attribute cache, on by default, is test/bin/attr-cache.test.ts's)
+    m = await mountCopy(['attr_timeout=0', 'entry_timeout=0', 'attr_cache=off']);
   });
   afterAll(unmountAll);
 

@@ -91,6 +91,7 @@ export const NODE_CACHE = { limit: 4096 };
 export const DIRTY_NODES = { limit: 8 };
 
 export class WritableUdfVolume implements WritableVolume {
+  onAttrChange?: (ino: number) => void;
   readonly info: VolumeInfo;
   readonly rootIno: number;
   private readonly nodes = new Map<number, WNode>();
@@ -227,8 +228,12 @@ export class WritableUdfVolume implements WritableVolume {
 
   /** Write a node's entry (and AEDs). */
   private async store(n: WNode): Promise<void> {
+    const blocks = this.onAttrChange ? recordedBlocks(n) : 0;
     await storeNode(this.ctx, n);
     this.touched.delete(n.ino);
+    // Storing may give the entry allocation extent blocks or take them back: its block count
+    // changes with no operation on it (WritableVolume.onAttrChange).
+    if (this.onAttrChange && recordedBlocks(n) !== blocks) this.onAttrChange(n.ino);
   }
 
   /** Store the entries not touched by the last DIRTY_NODES.limit changes (those still cached and dirty). */
