@@ -14,9 +14,10 @@ declare module 'fuse-native' {
     ino: number;
     blocks: number;
     blksize: number;
-    atime: Date;
-    mtime: Date;
-    ctime: Date;
+    /** A Date, or milliseconds since the epoch (getStatArray takes either). */
+    atime: Date | number;
+    mtime: Date | number;
+    ctime: Date | number;
   }
 
   export interface FuseStatfs {

@@ -8,7 +8,7 @@
 import { execFile } from 'child_process';
 import path from 'path';
 import createDebug from 'debug';
-import Fuse, { type FuseOps } from 'fuse-native';
+import Fuse, { type FuseOps, type FuseStat } from 'fuse-native';
 
 const debug = createDebug('pktfs:fuse:fuse');
 
@@ -126,8 +126,60 @@ export async function fusermount(args: string[], mnt: string): Promise<void> {
   }
 }
 
-/** fuse-native's getattr answer: calls `this.ops.getattr` and packs the stat as the binding wants it. */
-const packStat = Fuse.prototype._op_getattr;
+/** fuse-native's setDoubleInt: a number as two uint32 (low, high), negatives as 64-bit two's complement. */
+function setDoubleInt(arr: Uint32Array, idx: number, num: number): void {
+  arr[idx] = num % 4294967296;
+  arr[idx + 1] = (num - arr[idx]) / 4294967296;
+}
+
+/** fuse-native's toDateMS: a time as milliseconds; absent is now. */
+function timeMs(t: Date | number | undefined): number {
+  if (typeof t === 'number') return t;
+  if (!t) return Date.now();
+  return t.getTime();
+}
+
+/**
+ * The stat array the binding reads a getattr answer from (populate_stat in fuse-native.c):
+ * what fuse-native's getStatArray (index.js) builds, field for field, without its `&&` chain on
+ * every field, for a stat whose times are Dates or (cheaper: Volume.attrNow) milliseconds.
+ */
+export function toStatArray(st: Partial<FuseStat> & { dev?: number; rdev?: number } | undefined): Uint32Array {
+  const ints = new Uint32Array(18);
+  if (!st) {
+    ints[6] = 1;
+    const now = Date.now();
+    setDoubleInt(ints, 12, now);
+    setDoubleInt(ints, 14, now);
+    setDoubleInt(ints, 16, now);
+    return ints;
+  }
+  ints[0] = st.mode || 0;
+  ints[1] = st.uid || 0;
+  ints[2] = st.gid || 0;
+  setDoubleInt(ints, 3, st.size || 0);
+  ints[5] = st.dev || 0;
+  ints[6] = st.nlink || 1;
+  ints[7] = st.ino || 0;
+  ints[8] = st.rdev || 0;
+  ints[9] = st.blksize || 0;
+  setDoubleInt(ints, 10, st.blocks || 0);
+  setDoubleInt(ints, 12, timeMs(st.atime));
+  setDoubleInt(ints, 14, timeMs(st.mtime));
+  setDoubleInt(ints, 16, timeMs(st.ctime));
+  return ints;
+}
+
+/**
+ * fuse-native's getattr answer (_op_getattr): calls `this.ops.getattr` and packs the stat as the
+ * binding wants it, with toStatArray. A failure is signalled alone: fuse-native's signal adds
+ * its default stat array, which the binding reads and libfuse ignores.
+ */
+function packStat(this: { ops: FuseOps }, signal: (...args: any[]) => void, path: string): void {
+  const getattr = this.ops.getattr;
+  if (!getattr) return Fuse.prototype._op_getattr.call(this as unknown as Fuse, signal, path);
+  getattr(path, (err: number, stat?: FuseStat) => (err ? signal(err) : signal(0, toStatArray(stat))));
+}
 
 export class PktfsFuse extends Fuse {
   /** Set by the owner before close(): the mount is already gone, only release the native side. */
@@ -151,7 +203,12 @@ export class PktfsFuse extends Fuse {
     if (!fgetattr) return super._op_fgetattr(signal, path, fd);
     // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
     const withHandle = { ops: { getattr: (p: string, cb: (...a: any[]) => void) => fgetattr(p, fd, cb) } };
-    Fuse.prototype._op_getattr.call(withHandle as unknown as Fuse, signal, path);
+    packStat.call(withHandle, signal, path);
+  }
+
+  /** fuse-native's getattr, packing the answer with toStatArray (see packStat). */
+  override _op_getattr(signal: (...args: any[]) => void, path: string): void {
+    packStat.call(this, signal, path);
   }
 
   /** Our open and create ops may answer with fuse_file_info flags after the handle (OPEN_DIRECT_IO, ...). */
@@ -202,7 +259,7 @@ export class PktfsFuse extends Fuse {
     if (!getattr) return cb(undefined);
     // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
     const shim = { ops: { getattr } };
-    packStat.call(shim as unknown as Fuse, (err: number, arr?: Uint32Array) => cb(err === 0 ? arr : undefined), path);
+    packStat.call(shim, (err: number, arr?: Uint32Array) => cb(err === 0 ? arr : undefined), path);
   }
 
   override _close(cb: (err: Error | null) => void): void {

@@ -60,6 +60,12 @@ export class PathResolver {
     return this.locate(path, false);
   }
 
+  /** The inode of `path` when known without a lookup (the root, or cached); else undefined. */
+  cached(path: string): number | undefined {
+    if (path === '/' || path === '') return this.volume.rootIno;
+    return this.cache.get(path);
+  }
+
   /** The inode of `path`; `strict`: a missing last component throws the volume's ENOENT, else is undefined. */
   private async locate(path: string, strict: boolean): Promise<number | undefined> {
     if (path === '/' || path === '') return this.volume.rootIno;

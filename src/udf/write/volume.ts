@@ -9,9 +9,9 @@
  */
 import createDebug from 'debug';
 import { FsError, isFsError } from '../../errors';
-import type { WritableVolume, VolumeInfo, Attr, DirEntry, SetAttr } from '../types';
+import type { WritableVolume, VolumeInfo, Attr, AttrMs, DirEntry, SetAttr } from '../types';
 import { type Space, prefetchEntries, PREFETCH_ENTRIES } from '../icb';
-import { entryToAttr, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
+import { entryToAttr, entryToAttrMs, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
 import { decodePathComponents, pathComponentsToPosix } from '../symlink';
 import { dateToTimestamp } from '../time';
 import type { LbAddr } from '../codec/primitives';
@@ -330,6 +330,16 @@ export class WritableUdfVolume implements WritableVolume {
 
   getattr(ino: number): Promise<Attr> {
     return this.run(async () => this.attrOf((this.nodes.get(ino) ?? await this.node(ino))));
+  }
+
+  /** getattr without a wait, when none is needed: a cached node and no operation queued or running. */
+  attrNow(ino: number): AttrMs | undefined {
+    if (this.pending !== 0 || this.closed) return undefined;
+    const n = this.nodes.get(ino);
+    if (!n) return undefined;
+    n.entry.informationLength = n.size;
+    n.entry.logicalBlocksRecorded = recordedBlocks(n);
+    return entryToAttrMs(n.ino, n.entry, this.bs, this.m.owner);
   }
 
   readdir(dirIno: number): Promise<DirEntry[]> {
