@@ -181,6 +181,56 @@ function packStat(this: { ops: FuseOps }, signal: (...args: any[]) => void, path
   getattr(path, (err: number, stat?: FuseStat) => (err ? signal(err) : signal(0, toStatArray(stat))));
 }
 
+/** A stat array for an error answer: the binding reads one, libfuse ignores it. */
+const ERROR_STAT = toStatArray({ nlink: 1, atime: 0, mtime: 0, ctime: 0 });
+
+/**
+ * The ops answered through leanHandler, and what fuse-native's signal adds to an answer that is
+ * an error code alone (OpcodesAndDefaults in node_modules/fuse-native/index.js; none: nothing).
+ * init, error and statfs stay with fuse-native's own handlers, as does any op not named here.
+ */
+const LEAN_OPS: [string, unknown[] | undefined][] = [
+  ['access', [0]], ['fgetattr', [ERROR_STAT]], ['getattr', [ERROR_STAT]], ['flush', undefined], ['fsync', undefined],
+  ['fsyncdir', undefined], ['readdir', [[], []]], ['truncate', undefined], ['ftruncate', undefined], ['utimens', undefined],
+  ['readlink', ['']], ['chown', undefined], ['chmod', undefined], ['mknod', undefined], ['open', [0]], ['opendir', [0]],
+  ['read', [0]], ['write', [0]], ['release', undefined], ['releasedir', undefined], ['create', [0]], ['unlink', undefined],
+  ['rename', undefined], ['link', undefined], ['symlink', undefined], ['mkdir', undefined], ['rmdir', undefined],
+];
+
+/** Whether PktfsFuse answers through leanHandler (else through fuse-native's own dispatch); for tests and measurements. */
+export const LEAN_DISPATCH = { on: process.env.PKTFS_FUSE_DISPATCH !== 'fuse-native' };
+
+type NativeSignal = (nativeHandler: Buffer, err: number, ...args: unknown[]) => void;
+
+/**
+ * fuse-native's per-op dispatch (makeHandler in index.js) without what pktfs does not use, and
+ * answering at once: the binding's signal is called when the op answers, not one
+ * process.nextTick later (issue 6: every request paid a tick, and its answer waited for every
+ * microtask queued meanwhile: the rest of the volume's queue, write-outs, before the libfuse
+ * thread could go on). No per-request timer (PktfsFuse runs with `timeout: false`: serve() in
+ * context.ts keeps the deadline), no copy of the arguments. The answer's arguments are those
+ * fuse-native's signal would pass: trailing undefineds dropped, and an error code alone given
+ * the op's defaults. The binding copies what it needs during the call (populate_stat, strings,
+ * buffers), and libfuse's buffers are not touched by an op after it answered.
+ */
+export function leanHandler(self: Fuse, name: string, op: number, defaults: unknown[] | undefined, nativeSignal: NativeSignal) {
+  const funcName = `_op_${name}`;
+  return function handle(nativeHandler: Buffer, _opCode: number, ...args: unknown[]): void {
+    const signal = defaults
+      ? (err: number, ...out: unknown[]): void => {
+          let n = out.length;
+          while (n > 0 && out[n - 1] === undefined) n--;
+          if (n === 0) nativeSignal(nativeHandler, err, ...defaults);
+          else if (n === out.length) nativeSignal(nativeHandler, err, ...out);
+          else nativeSignal(nativeHandler, err, ...out.slice(0, n));
+        }
+      : (err: number, ...out: unknown[]): void => nativeSignal(nativeHandler, err, ...out);
+    const fn = (self as unknown as Record<string, ((...a: unknown[]) => void) | undefined>)[funcName];
+    if (!fn || !self._implemented.has(op)) return signal(-1, ...(defaults ?? []));
+    fn.call(self, signal, ...args);
+  };
+}
+
 export class PktfsFuse extends Fuse {
   /** Set by the owner before close(): the mount is already gone, only release the native side. */
   alreadyUnmounted = false;
@@ -188,6 +238,19 @@ export class PktfsFuse extends Fuse {
   constructor(mnt: string, ops: FuseOps, private readonly settings: FuseMountSettings) {
     // No timer per request: serve() (context.ts) answers ETIMEDOUT after OP_TIMEOUT itself.
     super(mnt, ops, { timeout: false });
+  }
+
+  /** fuse-native's handlers, with leanHandler for the ops in LEAN_OPS (called by Fuse's constructor). */
+  override _makeHandlerArray(): Array<((...args: any[]) => void) | undefined> {
+    const handlers = super._makeHandlerArray();
+    if (!LEAN_DISPATCH.on) return handlers;
+    for (const [name, defaults] of LEAN_OPS) {
+      const op = binding[`op_${name}`] as number | undefined;
+      const nativeSignal = binding[`fuse_native_signal_${name}`] as NativeSignal | undefined;
+      if (op === undefined || !nativeSignal) continue;
+      handlers[op] = leanHandler(this, name, op, defaults, nativeSignal);
+    }
+    return handlers;
   }
 
   override _fuseOptions(): string {

@@ -5,7 +5,7 @@
  * but still reporting a background write error.
  */
 import Fuse from 'fuse-native';
-import { PktfsFuse, toStatArray } from '../../src/fuse/fuse';
+import { LEAN_DISPATCH, PktfsFuse, toStatArray } from '../../src/fuse/fuse';
 import { OpsContext } from '../../src/fuse/context';
 import { attrOps } from '../../src/fuse/ops-attr';
 import { writeOps } from '../../src/fuse/ops-write';
@@ -239,5 +239,88 @@ describeIf('Volume.attrNow on a read-only volume', () => {
     } finally {
       removeTempDir(tmp);
     }
+  });
+});
+
+describe("leanHandler: fuse-native's dispatch, answering in the same tick", () => {
+  // The binding's exports are plain properties, read when a Fuse builds its handlers: replaced
+  // here by recorders, fuse-native's own handlers and PktfsFuse's call the same fake.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const binding = require('node-gyp-build')(require('path').dirname(require.resolve('fuse-native/package.json')));
+  const names = ['getattr', 'fgetattr', 'create', 'write', 'read', 'readdir', 'readlink', 'flush', 'release', 'utimens', 'chown', 'unlink', 'access', 'open'];
+  let saved: Record<string, unknown>;
+  let said: unknown[][];
+  beforeEach(() => {
+    saved = {};
+    said = [];
+    for (const n of names) {
+      const k = `fuse_native_signal_${n}`;
+      saved[k] = binding[k];
+      // (A failed getattr's stat array is read by the binding and ignored by libfuse: its times differ.)
+      binding[k] = (...a: unknown[]) => {
+        said.push([n, ...a.map((x) => (x instanceof Uint32Array ? ((a[1] as number) < 0 ? 'ignored' : Array.from(x)) : x))]);
+      };
+    }
+  });
+  afterEach(() => {
+    for (const [k, v] of Object.entries(saved)) binding[k] = v;
+    LEAN_DISPATCH.on = true;
+  });
+
+  /** ops answering with values, trailing undefineds, errors alone, or not at all (absent). */
+  const stat = { ...base, atime: 1, mtime: 2, ctime: 3 };
+  const ops = {
+    getattr: (p: string, cb: (...a: unknown[]) => void) => (p === '/x' ? cb(0, stat) : cb(-2)),
+    fgetattr: (p: string, fh: number, cb: (...a: unknown[]) => void) => cb(0, stat),
+    create: (p: string, mode: number, cb: (...a: unknown[]) => void) => (p === '/bad' ? cb(-17) : cb(0, 5)),
+    write: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: (...a: unknown[]) => void) => cb(len + pos),
+    read: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: (...a: unknown[]) => void) => cb(p === '/eof' ? 0 : len),
+    readdir: (p: string, cb: (...a: unknown[]) => void) => (p === '/' ? cb(0, ['a', 'b']) : cb(-20)),
+    readlink: (p: string, cb: (...a: unknown[]) => void) => (p === '/l' ? cb(0, 'target') : cb(-22, undefined)),
+    flush: (p: string, fh: number, cb: (...a: unknown[]) => void) => cb(fh === 1 ? 0 : -5),
+    release: (p: string, fh: number, cb: (...a: unknown[]) => void) => cb(0),
+    utimens: (p: string, a: number, m: number, cb: (...a: unknown[]) => void) => cb(a === 7 && m === 2 ** 32 + 9 ? 0 : -1),
+    chown: (p: string, u: number, g: number, cb: (...a: unknown[]) => void) => cb(0),
+    open: (p: string, flags: number, cb: (...a: unknown[]) => void) => cb(0, 3, undefined),
+  };
+  const h = Buffer.alloc(8);
+  const requests: [string, unknown[]][] = [
+    ['getattr', ['/x']], ['getattr', ['/y']], ['fgetattr', ['/x', 3]], ['create', ['/f', 0o644]], ['create', ['/bad', 0o644]],
+    ['write', ['/f', 5, Buffer.alloc(10), 10, 4096, 1]], ['read', ['/f', 5, Buffer.alloc(10), 10, 0, 0]], ['read', ['/eof', 5, Buffer.alloc(10), 10, 0, 0]],
+    ['readdir', ['/']], ['readdir', ['/f']], ['readlink', ['/l']], ['readlink', ['/m']], ['flush', ['/f', 1]], ['flush', ['/f', 2]],
+    ['release', ['/f', 5]], ['utimens', ['/f', 7, 0, 9, 1]], ['chown', ['/f', 1, 2]], ['access', ['/f', 4]], ['open', ['/f', 0]],
+  ];
+  const play = async (lean: boolean): Promise<{ sync: number; said: unknown[][] }> => {
+    LEAN_DISPATCH.on = lean;
+    said = [];
+    const f = new PktfsFuse('/nonexistent-mnt', ops, { source: 'x', readOnly: false });
+    const handlers = (f as unknown as { _handlers: ((...a: unknown[]) => void)[] })._handlers;
+    let sync = 0;
+    for (const [name, args] of requests) {
+      const before = said.length;
+      handlers[binding[`op_${name}`]](h, binding[`op_${name}`], ...args);
+      if (said.length > before) sync++;
+      await new Promise((r) => process.nextTick(r));
+    }
+    return { sync, said };
+  };
+
+  it('signals what fuse-native would (trailing undefineds dropped, defaults for an error alone, -1 for an op not given), before returning', async () => {
+    const native = await play(false);
+    const lean = await play(true);
+    expect(native.sync).toBe(0);
+    expect(lean.sync).toBe(requests.length);
+    expect(lean.said).toEqual(native.said);
+    // (What that is: the handle, the code, and the op's values.)
+    expect(lean.said[0]).toEqual(['getattr', h, 0, Array.from(toStatArray(stat))]);
+    expect(lean.said[4]).toEqual(['create', h, -17, 0]);
+    expect(lean.said[17]).toEqual(['access', h, -1, 0]);
+  });
+
+  it('an op the ops do not have (libfuse is told so and never sends it) answers -1, where fuse-native throws', () => {
+    const f = new PktfsFuse('/nonexistent-mnt', ops, { source: 'x', readOnly: false });
+    const handlers = (f as unknown as { _handlers: ((...a: unknown[]) => void)[] })._handlers;
+    handlers[binding.op_unlink](h, binding.op_unlink, '/f');
+    expect(said).toEqual([['unlink', h, -1]]);
   });
 });
