@@ -139,14 +139,26 @@ function timeMs(t: Date | number | undefined): number {
   return t.getTime();
 }
 
+/** The stat arrays toStatArray hands out, in turn (see there). */
+const STAT_BYTES = 18 * 4;
+const STAT_SLOTS = 4096;
+const STAT_SLAB = new ArrayBuffer(STAT_BYTES * STAT_SLOTS);
+let statSlot = 0;
+
 /**
  * The stat array the binding reads a getattr answer from (populate_stat in fuse-native.c):
  * what fuse-native's getStatArray (index.js) builds, field for field, without its `&&` chain on
  * every field, for a stat whose times are Dates or (cheaper: Volume.attrNow) milliseconds.
  */
 export function toStatArray(st: Partial<FuseStat> & { dev?: number; rdev?: number } | undefined): Uint32Array {
-  const ints = new Uint32Array(18);
+  // A view into STAT_SLAB rather than a new Uint32Array: 72 bytes is past what V8 keeps on its
+  // heap, and each new one got a backing store of its own (about 1 µs, and external memory for
+  // the GC to track). The binding copies the array during the signal call; a slot is used again
+  // only after STAT_SLOTS further answers, far more than can be waiting for their signal.
+  statSlot = (statSlot + 1) % STAT_SLOTS;
+  const ints = new Uint32Array(STAT_SLAB, statSlot * STAT_BYTES, 18);
   if (!st) {
+    ints.fill(0);
     ints[6] = 1;
     const now = Date.now();
     setDoubleInt(ints, 12, now);
@@ -182,7 +194,7 @@ function packStat(this: { ops: FuseOps }, signal: (...args: any[]) => void, path
 }
 
 /** A stat array for an error answer: the binding reads one, libfuse ignores it. */
-const ERROR_STAT = toStatArray({ nlink: 1, atime: 0, mtime: 0, ctime: 0 });
+const ERROR_STAT = Uint32Array.from(toStatArray({ nlink: 1, atime: 0, mtime: 0, ctime: 0 }));
 
 /**
  * The ops answered through leanHandler, and what fuse-native's signal adds to an answer that is

@@ -61,6 +61,22 @@ describe('toStatArray: the stat array fuse-native builds, without getStatArray',
     }
   });
 
+  it('an array handed out stays as packed while thousands more are packed; a reused slot keeps nothing of before', () => {
+    const first = toStatArray(STATS[4][1]);
+    const copy = Array.from(first);
+    for (let i = 0; i < 4000; i++) toStatArray(STATS[i % STATS.length][1]);
+    expect(Array.from(first)).toEqual(copy);
+    jest.useFakeTimers({ now: 1_650_000_000_321 });
+    try {
+      for (let i = 0; i < 5000; i++) {
+        const a = toStatArray(i % 2 ? undefined : STATS[8][1]);
+        if (i % 2) expect(Array.from(a)).toEqual(Array.from(nativeArray(undefined)));
+      }
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it("PktfsFuse's getattr and fgetattr answer what fuse-native's would, errors alone", () => {
     const stat = STATS[5][1];
     const ops = {
