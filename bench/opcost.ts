@@ -89,9 +89,23 @@ async function main(): Promise<void> {
       const handlers = (fuse as unknown as { _handlers: ((...a: unknown[]) => void)[] })._handlers;
       const handle = Buffer.alloc(8);
       let requests = 0;
+      // OPCOST_OPS=1: time from request to answer per op (this loop waits for each answer).
+      const perOp = new Map<string, { n: number; ms: number }>();
+      const timed = !!process.env.OPCOST_OPS;
       const req = (name: string, ...a: unknown[]): Promise<unknown[]> => new Promise((resolve) => {
         requests++;
-        answered = resolve;
+        if (timed) {
+          const t0 = performance.now();
+          answered = (r) => {
+            const o = perOp.get(name) ?? { n: 0, ms: 0 };
+            o.n++;
+            o.ms += performance.now() - t0;
+            perOp.set(name, o);
+            resolve(r);
+          };
+        } else {
+          answered = resolve;
+        }
         handlers[binding[`op_${name}`]](handle, binding[`op_${name}`], ...a);
       });
       const phase = async (label: string, body: () => Promise<void>): Promise<void> => {
@@ -166,6 +180,10 @@ async function main(): Promise<void> {
         }
         await req('rmdir', '/t');
       });
+      if (timed) {
+        console.log([...perOp].sort((x, y) => y[1].ms - x[1].ms)
+          .map(([n, o]) => `  ${n.padEnd(8)} ${String(o.n).padStart(6)} × ${(1000 * o.ms / o.n).toFixed(1).padStart(6)} µs = ${o.ms.toFixed(0)} ms`).join('\n'));
+      }
       await closeStack(stack);
       rmSync(img, { force: true });
     }
