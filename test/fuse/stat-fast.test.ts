@@ -10,6 +10,7 @@ import { OpsContext } from '../../src/fuse/context';
 import { attrOps } from '../../src/fuse/ops-attr';
 import { writeOps } from '../../src/fuse/ops-write';
 import { fileOps } from '../../src/fuse/ops-file';
+import { PktinfoDir, pktinfoOps } from '../../src/fuse/pktinfo';
 import { FsError } from '../../src/errors';
 import { timestampToDate, timestampToMs, dateToTimestamp } from '../../src/udf/time';
 import type { Timestamp } from '../../src/udf/codec/primitives';
@@ -210,6 +211,41 @@ describeIf('getattr of a cached node: answered in the same tick when nothing is 
     expect(now('getattr', '/f')).toMatchObject([0, { size: 3000 }]);
   });
 
+  it('open of a cached file: a handle in the same tick (EISDIR for a directory); queued while a change is', async () => {
+    const [, fh] = await call('create', '/o', 0o644);
+    expect((await call('write', '/o', fh, Buffer.from('hello'), 5, 0))[0]).toBe(5);
+    expect((await call('mkdir', '/dd', 0o755))[0]).toBe(0);
+    expect((await call('getattr', '/o'))[0]).toBe(0);
+    expect((await call('getattr', '/dd'))[0]).toBe(0);
+    const opened = now('open', '/o', 0);
+    expect(opened).not.toBe('later');
+    const [code, h] = opened as [number, unknown];
+    expect(code).toBe(0);
+    const buf = Buffer.alloc(16);
+    expect((await call('read', '/o', h, buf, 16, 0))[0]).toBe(5);
+    expect(buf.subarray(0, 5).toString()).toBe('hello');
+    expect(now('release', '/o', h)).toEqual([0, undefined]);
+    expect(now('open', '/dd', 0)).toEqual([-21, undefined]);
+    // A change in the queue: the open waits for it, as before.
+    const write = call('write', '/o', fh, Buffer.from('!'), 1, 5);
+    expect(now('open', '/o', 0)).toBe('later');
+    await write;
+    expect((await call('open', '/o', 0))[0]).toBe(0);
+  });
+
+  it('a read-only context refuses an open for writing at once, as through the queue', async () => {
+    await call('create', '/ro', 0o644);
+    expect((await call('getattr', '/ro'))[0]).toBe(0);
+    const roCtx = new OpsContext(vol, true);
+    const roOps = fileOps(roCtx);
+    // Through the queue first (caches the path in this context's resolver), then at once.
+    const queued = await new Promise<number>((resolve) => roOps.open('/ro', 1, (code: number) => resolve(code)));
+    let fast: number | undefined;
+    roOps.open('/ro', 1, (code: number) => { fast = code; });
+    expect(queued).toBe(-30);
+    expect(fast).toBe(-30);
+  });
+
   it('a path not cached, or a missing name, goes the queued way', async () => {
     expect((await call('create', '/g', 0o644))[0]).toBe(0);
     expect(now('getattr', '/nothere')).toBe('later');
@@ -338,5 +374,37 @@ describe("leanHandler: fuse-native's dispatch, answering in the same tick", () =
     const handlers = (f as unknown as { _handlers: ((...a: unknown[]) => void)[] })._handlers;
     handlers[binding.op_unlink](h, binding.op_unlink, '/f');
     expect(said).toEqual([['unlink', h, -1]]);
+  });
+});
+
+describe('pktinfoOps passing requests straight to the ops', () => {
+  it('owns /.pktinfo and what is under it, nothing else; other paths reach the ops with their arguments', () => {
+    const vol = { rootIno: 1, info: {} } as unknown as WritableVolume;
+    const dir = new PktinfoDir(new OpsContext(vol, false), { mode: 'hidden', mount: { source: 'x' } });
+    for (const p of ['/.pktinfo', '/.pktinfo/stats.json', '/.pktinfo/']) expect(dir.owns(p)).toBe(true);
+    for (const p of ['/.pktinfoX', '/.pktinf', '/a/.pktinfo', '/', '']) expect(dir.owns(p)).toBe(false);
+    const seen: unknown[][] = [];
+    const rec = (name: string) => (...a: unknown[]) => { seen.push([name, ...a.slice(0, -1)]); (a[a.length - 1] as (c: number) => void)(0); };
+    const inner = { getattr: rec('getattr'), fgetattr: rec('fgetattr'), write: rec('write'), release: rec('release'), utimens: rec('utimens'), unlink: rec('unlink'), rename: rec('rename') };
+    const out = pktinfoOps(dir, inner);
+    const codes: number[] = [];
+    const cb = (c: number): void => { codes.push(c); };
+    const b = Buffer.alloc(1);
+    out.getattr('/a', cb);
+    out.fgetattr('/a', 3, cb);
+    out.write('/a', 3, b, 1, 7, cb);
+    out.release('/a', 3, cb);
+    out.utimens('/a', 1, 2, cb);
+    out.unlink('/.pktinfoX', cb);
+    out.rename('/a', '/.pktinfo/x', cb);
+    out.unlink('/.pktinfo/stats.json', cb);
+    expect(seen).toEqual([['getattr', '/a'], ['fgetattr', '/a', 3], ['write', '/a', 3, b, 1, 7], ['release', '/a', 3], ['utimens', '/a', 1, 2], ['unlink', '/.pktinfoX']]);
+    expect(codes).toEqual([0, 0, 0, 0, 0, 0, Fuse.EPERM, Fuse.EPERM]);
+    // An op the ops lack: ENOSYS, as before.
+    const bare = pktinfoOps(dir, {});
+    bare.getattr('/a', cb);
+    bare.write('/a', 3, b, 1, 0, cb);
+    bare.mkdir('/a', 0o755, cb);
+    expect(codes.slice(-3)).toEqual([Fuse.ENOSYS, Fuse.ENOSYS, Fuse.ENOSYS]);
   });
 });
