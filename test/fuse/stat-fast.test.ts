@@ -10,6 +10,8 @@ import { OpsContext } from '../../src/fuse/context';
 import { attrOps } from '../../src/fuse/ops-attr';
 import { writeOps } from '../../src/fuse/ops-write';
 import { fileOps } from '../../src/fuse/ops-file';
+import { dirOps } from '../../src/fuse/ops-dir';
+import { PathResolver, LEARN_MAX } from '../../src/fuse/resolver';
 import { PktinfoDir, pktinfoOps } from '../../src/fuse/pktinfo';
 import { FsError } from '../../src/errors';
 import { timestampToDate, timestampToMs, dateToTimestamp } from '../../src/udf/time';
@@ -246,6 +248,27 @@ describeIf('getattr of a cached node: answered in the same tick when nothing is 
     expect(fast).toBe(-30);
   });
 
+  it("a listing's names are looked up without the volume afterwards (find, ls -l, rm -rf)", async () => {
+    expect((await call('mkdir', '/L', 0o755))[0]).toBe(0);
+    for (const n of ['a', 'b', 'c d']) expect((await call('create', `/L/${n}`, 0o644))[0]).toBe(0);
+    // A fresh context, as after a remount of the resolver: nothing cached but the root.
+    const ctx = new OpsContext(vol, false);
+    const fresh = { ...attrOps(ctx), ...dirOps(ctx) };
+    const find = jest.spyOn(vol, 'find');
+    try {
+      const names = await new Promise<unknown>((resolve) => fresh.readdir('/L', (_c: number, v?: unknown) => resolve(v)));
+      expect(names).toEqual(['.', '..', 'a', 'b', 'c d']);
+      for (const n of ['a', 'b', 'c d']) {
+        let got: unknown;
+        fresh.getattr(`/L/${n}`, (c: number, st?: unknown) => { got = [c, (st as Stat | undefined)?.mode]; });
+        expect(got).toEqual([0, 0o100644]);
+      }
+      expect(find.mock.calls.filter((c) => c[1] !== 'L')).toEqual([]);
+    } finally {
+      find.mockRestore();
+    }
+  });
+
   it('a path not cached, or a missing name, goes the queued way', async () => {
     expect((await call('create', '/g', 0o644))[0]).toBe(0);
     expect(now('getattr', '/nothere')).toBe('later');
@@ -406,5 +429,30 @@ describe('pktinfoOps passing requests straight to the ops', () => {
     bare.write('/a', 3, b, 1, 0, cb);
     bare.mkdir('/a', 0o755, cb);
     expect(codes.slice(-3)).toEqual([Fuse.ENOSYS, Fuse.ENOSYS, Fuse.ENOSYS]);
+  });
+});
+
+describe('PathResolver.learn', () => {
+  const vol = { rootIno: 1 } as unknown as WritableVolume;
+  const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `n${i}`, ino: 100 + i }));
+
+  it('keeps what a listing found, unless a forget() came in between, or the listing is long', () => {
+    const r = new PathResolver(vol);
+    let since = r.mark();
+    r.learn('/d', entries(3), since);
+    expect([r.cached('/d/n0'), r.cached('/d/n2'), r.cached('/d/n3')]).toEqual([100, 102, undefined]);
+    r.learn('/', entries(1), since);
+    expect(r.cached('/n0')).toBe(100);
+    // A change forgotten while the listing ran: the listing may be stale.
+    since = r.mark();
+    r.forget('/e/n1');
+    r.learn('/e', entries(3), since);
+    expect(r.cached('/e/n0')).toBeUndefined();
+    // What was learned is forgotten like what was looked up (with what is under it).
+    r.forget('/d');
+    expect(r.cached('/d/n1')).toBeUndefined();
+    since = r.mark();
+    r.learn('/big', entries(LEARN_MAX + 1), since);
+    expect(r.cached('/big/n0')).toBeUndefined();
   });
 });
