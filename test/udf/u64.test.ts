@@ -3,7 +3,7 @@
  * give what the BigInt versions gave: the same bytes, the same numbers, clamping above 2^53,
  * and the same errors for what is not a safe unsigned integer or does not fit the buffer.
  */
-import { readU64, writeU64 } from '../../src/udf/codec/primitives';
+import { putBytes, readU64, writeU64 } from '../../src/udf/codec/primitives';
 
 function oldRead(buf: Buffer, off: number): number {
   const v = buf.readBigUInt64LE(off);
@@ -65,6 +65,26 @@ describe('u64 fields without BigInt', () => {
       expect(outcome(() => writeU64(x, off, 7))).toEqual(outcome(() => oldWrite(y, off, 7)));
       expect(x).toEqual(y);
       expect(outcome(() => readU64(x, off))).toEqual(outcome(() => oldRead(y, off)));
+    }
+  });
+});
+
+describe('putBytes of short fields byte by byte', () => {
+  function oldPut(buf: Buffer, off: number, len: number, value: Uint8Array): void {
+    buf.fill(0, off, off + len);
+    buf.set(value.subarray(0, len), off);
+  }
+  it('writes what fill and set wrote, and fails where they failed', () => {
+    const values = [new Uint8Array(0), Uint8Array.from([1, 2, 3]), Buffer.from('OSTA Compressed Unicode'), new Uint8Array(70).fill(9)];
+    for (const v of values) {
+      for (const len of [0, 1, 3, 6, 8, 23, 63, 64, 65]) {
+        for (const off of [0, 5, 100 - len, 101 - len, -1]) {
+          const a = Buffer.alloc(100, 0xaa);
+          const b = Buffer.alloc(100, 0xaa);
+          expect(outcome(() => putBytes(a, off, len, v))).toEqual(outcome(() => oldPut(b, off, len, v)));
+          expect(a).toEqual(b);
+        }
+      }
     }
   });
 });

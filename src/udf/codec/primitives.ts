@@ -45,7 +45,16 @@ export function bytes(buf: Buffer, off: number, len: number): Uint8Array {
   return Uint8Array.prototype.slice.call(buf, off, off + len);
 }
 
+/** `value` into `len` bytes at `off`: cut to `len`, the rest zeros. */
 export function putBytes(buf: Buffer, off: number, len: number, value: Uint8Array): void {
+  if (len <= 64 && len >= 0 && off >= 0 && off + len <= buf.length && Number.isInteger(off) && Number.isInteger(len)) {
+    // Short fields (identifiers, implementation use) byte by byte: fill() and set() of a fresh
+    // subarray cost more than the copy (issue 6: a handful in every entry encoded).
+    const n = Math.min(len, value.length);
+    for (let i = 0; i < n; i++) buf[off + i] = value[i];
+    for (let i = n; i < len; i++) buf[off + i] = 0;
+    return;
+  }
   buf.fill(0, off, off + len);
   buf.set(value.subarray(0, len), off);
 }
