@@ -14,9 +14,10 @@ declare module 'fuse-native' {
     ino: number;
     blocks: number;
     blksize: number;
-    atime: Date;
-    mtime: Date;
-    ctime: Date;
+    /** A Date, or milliseconds since the epoch (getStatArray takes either). */
+    atime: Date | number;
+    mtime: Date | number;
+    ctime: Date | number;
   }
 
   export interface FuseStatfs {
@@ -52,6 +53,10 @@ declare module 'fuse-native' {
     _thread: Buffer | null;
     readonly ops: FuseOps;
     _fuseOptions(): string;
+    /** The op codes the ops given implement (with init, error and getattr), filled after _makeHandlerArray. */
+    _implemented: Set<number>;
+    /** Builds the dispatch table the binding calls, one handler per op code (called by the constructor). */
+    _makeHandlerArray(): Array<((...args: any[]) => void) | undefined>;
     _op_getattr(signal: Cb, path: string): void;
     _op_fgetattr(signal: Cb, path: string, fd: number): void;
     _op_open(signal: Cb, path: string, flags: number): void;

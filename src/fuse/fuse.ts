@@ -8,7 +8,7 @@
 import { execFile } from 'child_process';
 import path from 'path';
 import createDebug from 'debug';
-import Fuse, { type FuseOps } from 'fuse-native';
+import Fuse, { type FuseOps, type FuseStat } from 'fuse-native';
 import type { DirectReads, DirectReadStats } from './context';
 
 const debug = createDebug('pktfs:fuse:fuse');
@@ -179,8 +179,122 @@ export async function fusermount(args: string[], mnt: string): Promise<void> {
   }
 }
 
-/** fuse-native's getattr answer: calls `this.ops.getattr` and packs the stat as the binding wants it. */
-const packStat = Fuse.prototype._op_getattr;
+/** fuse-native's setDoubleInt: a number as two uint32 (low, high), negatives as 64-bit two's complement. */
+function setDoubleInt(arr: Uint32Array, idx: number, num: number): void {
+  arr[idx] = num % 4294967296;
+  arr[idx + 1] = (num - arr[idx]) / 4294967296;
+}
+
+/** fuse-native's toDateMS: a time as milliseconds; absent is now. */
+function timeMs(t: Date | number | undefined): number {
+  if (typeof t === 'number') return t;
+  if (!t) return Date.now();
+  return t.getTime();
+}
+
+/** The stat arrays toStatArray hands out, in turn (see there). */
+const STAT_BYTES = 18 * 4;
+const STAT_SLOTS = 4096;
+const STAT_SLAB = new ArrayBuffer(STAT_BYTES * STAT_SLOTS);
+let statSlot = 0;
+
+/**
+ * The stat array the binding reads a getattr answer from (populate_stat in fuse-native.c):
+ * what fuse-native's getStatArray (index.js) builds, field for field, without its `&&` chain on
+ * every field, for a stat whose times are Dates or (cheaper: Volume.attrNow) milliseconds.
+ */
+export function toStatArray(st: Partial<FuseStat> & { dev?: number; rdev?: number } | undefined): Uint32Array {
+  // A view into STAT_SLAB rather than a new Uint32Array: 72 bytes is past what V8 keeps on its
+  // heap, and each new one got a backing store of its own (about 1 µs, and external memory for
+  // the GC to track). The binding copies the array during the signal call; a slot is used again
+  // only after STAT_SLOTS further answers, far more than can be waiting for their signal.
+  statSlot = (statSlot + 1) % STAT_SLOTS;
+  const ints = new Uint32Array(STAT_SLAB, statSlot * STAT_BYTES, 18);
+  if (!st) {
+    ints.fill(0);
+    ints[6] = 1;
+    const now = Date.now();
+    setDoubleInt(ints, 12, now);
+    setDoubleInt(ints, 14, now);
+    setDoubleInt(ints, 16, now);
+    return ints;
+  }
+  ints[0] = st.mode || 0;
+  ints[1] = st.uid || 0;
+  ints[2] = st.gid || 0;
+  setDoubleInt(ints, 3, st.size || 0);
+  ints[5] = st.dev || 0;
+  ints[6] = st.nlink || 1;
+  ints[7] = st.ino || 0;
+  ints[8] = st.rdev || 0;
+  ints[9] = st.blksize || 0;
+  setDoubleInt(ints, 10, st.blocks || 0);
+  setDoubleInt(ints, 12, timeMs(st.atime));
+  setDoubleInt(ints, 14, timeMs(st.mtime));
+  setDoubleInt(ints, 16, timeMs(st.ctime));
+  return ints;
+}
+
+/**
+ * fuse-native's getattr answer (_op_getattr): calls `this.ops.getattr` and packs the stat as the
+ * binding wants it, with toStatArray. A failure is signalled alone: fuse-native's signal adds
+ * its default stat array, which the binding reads and libfuse ignores.
+ */
+function packStat(this: { ops: FuseOps }, signal: (...args: any[]) => void, path: string): void {
+  const getattr = this.ops.getattr;
+  if (!getattr) return Fuse.prototype._op_getattr.call(this as unknown as Fuse, signal, path);
+  getattr(path, (err: number, stat?: FuseStat) => (err ? signal(err) : signal(0, toStatArray(stat))));
+}
+
+/** A stat array for an error answer: the binding reads one, libfuse ignores it. */
+const ERROR_STAT = Uint32Array.from(toStatArray({ nlink: 1, atime: 0, mtime: 0, ctime: 0 }));
+
+/**
+ * The ops answered through leanHandler, and what fuse-native's signal adds to an answer that is
+ * an error code alone (OpcodesAndDefaults in node_modules/fuse-native/index.js; none: nothing).
+ * init, error and statfs stay with fuse-native's own handlers, as does any op not named here.
+ */
+const LEAN_OPS: [string, unknown[] | undefined][] = [
+  ['access', [0]], ['fgetattr', [ERROR_STAT]], ['getattr', [ERROR_STAT]], ['flush', undefined], ['fsync', undefined],
+  ['fsyncdir', undefined], ['readdir', [[], []]], ['truncate', undefined], ['ftruncate', undefined], ['utimens', undefined],
+  ['readlink', ['']], ['chown', undefined], ['chmod', undefined], ['mknod', undefined], ['open', [0]], ['opendir', [0]],
+  ['read', [0]], ['write', [0]], ['release', undefined], ['releasedir', undefined], ['create', [0]], ['unlink', undefined],
+  ['rename', undefined], ['link', undefined], ['symlink', undefined], ['mkdir', undefined], ['rmdir', undefined],
+];
+
+/** Whether PktfsFuse answers through leanHandler (else through fuse-native's own dispatch); for tests and measurements. */
+export const LEAN_DISPATCH = { on: process.env.PKTFS_FUSE_DISPATCH !== 'fuse-native' };
+
+type NativeSignal = (nativeHandler: Buffer, err: number, ...args: unknown[]) => void;
+
+/**
+ * fuse-native's per-op dispatch (makeHandler in index.js) without what pktfs does not use, and
+ * answering at once: the binding's signal is called when the op answers, not one
+ * process.nextTick later (issue 6: every request paid a tick, and its answer waited for every
+ * microtask queued meanwhile: the rest of the volume's queue, write-outs, before the libfuse
+ * thread could go on). No per-request timer (PktfsFuse runs with `timeout: false`: serve() in
+ * context.ts keeps the deadline), no copy of the arguments. The answer's arguments are those
+ * fuse-native's signal would pass: trailing undefineds dropped, and an error code alone given
+ * the op's defaults. The binding copies what it needs during the call (populate_stat, strings,
+ * buffers), and libfuse's buffers are not touched by an op after it answered.
+ */
+export function leanHandler(self: Fuse, name: string, op: number, defaults: unknown[] | undefined, nativeSignal: NativeSignal) {
+  const funcName = `_op_${name}`;
+  return function handle(nativeHandler: Buffer, _opCode: number, ...args: unknown[]): void {
+    const signal = defaults
+      ? (err: number, ...out: unknown[]): void => {
+          let n = out.length;
+          while (n > 0 && out[n - 1] === undefined) n--;
+          if (n === 0) nativeSignal(nativeHandler, err, ...defaults);
+          else if (n === out.length) nativeSignal(nativeHandler, err, ...out);
+          else nativeSignal(nativeHandler, err, ...out.slice(0, n));
+        }
+      : (err: number, ...out: unknown[]): void => nativeSignal(nativeHandler, err, ...out);
+    const fn = (self as unknown as Record<string, ((...a: unknown[]) => void) | undefined>)[funcName];
+    if (!fn || !self._implemented.has(op)) return signal(-1, ...(defaults ?? []));
+    fn.call(self, signal, ...args);
+  };
+}
 
 export class PktfsFuse extends Fuse {
   /** Set by the owner before close(): the mount is already gone, only release the native side. */
@@ -207,6 +321,19 @@ export class PktfsFuse extends Fuse {
     if (bindingAttrCache && this._thread) binding.fuse_native_attr_cache_clear(this._thread);
   }
 
+  /** fuse-native's handlers, with leanHandler for the ops in LEAN_OPS (called by Fuse's constructor). */
+  override _makeHandlerArray(): Array<((...args: any[]) => void) | undefined> {
+    const handlers = super._makeHandlerArray();
+    if (!LEAN_DISPATCH.on) return handlers;
+    for (const [name, defaults] of LEAN_OPS) {
+      const op = binding[`op_${name}`] as number | undefined;
+      const nativeSignal = binding[`fuse_native_signal_${name}`] as NativeSignal | undefined;
+      if (op === undefined || !nativeSignal) continue;
+      handlers[op] = leanHandler(this, name, op, defaults, nativeSignal);
+    }
+    return handlers;
+  }
+
   override _fuseOptions(): string {
     return '-o' + fuseOptionList(this.settings).join(',');
   }
@@ -220,7 +347,12 @@ export class PktfsFuse extends Fuse {
     if (!fgetattr) return super._op_fgetattr(signal, path, fd);
     // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
     const withHandle = { ops: { getattr: (p: string, cb: (...a: any[]) => void) => fgetattr(p, fd, cb) } };
-    Fuse.prototype._op_getattr.call(withHandle as unknown as Fuse, signal, path);
+    packStat.call(withHandle, signal, path);
+  }
+
+  /** fuse-native's getattr, packing the answer with toStatArray (see packStat). */
+  override _op_getattr(signal: (...args: any[]) => void, path: string): void {
+    packStat.call(this, signal, path);
   }
 
   /** Our open and create ops may answer with fuse_file_info flags after the handle (OPEN_DIRECT_IO, ...). */
@@ -333,7 +465,7 @@ export class PktfsFuse extends Fuse {
     if (!getattr) return cb(undefined);
     // _op_getattr only calls `this.ops.getattr` and packs the stat as the binding wants it.
     const shim = { ops: { getattr } };
-    packStat.call(shim as unknown as Fuse, (err: number, arr?: Uint32Array) => cb(err === 0 ? arr : undefined), path);
+    packStat.call(shim, (err: number, arr?: Uint32Array) => cb(err === 0 ? arr : undefined), path);
   }
 
   /** The read fast path of this mount (DirectReads), when the binding has one. */

@@ -11,7 +11,10 @@ export function dirOps(ctx: OpsContext) {
   return {
     readdir(path: string, cb: FuseCb): void {
       serve(cb, 'readdir', path, async () => {
+        const since = ctx.resolver.mark();
         const entries = await ctx.volume.readdir(await ctx.resolver.resolve(path));
+        // The lookups of these names that usually follow are answered from the resolver.
+        ctx.resolver.learn(path, entries, since);
         return [0, ['.', '..', ...entries.map((e) => e.name)]];
       });
     },

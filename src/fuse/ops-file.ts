@@ -7,6 +7,7 @@ import createDebug from 'debug';
 import Fuse from 'fuse-native';
 import { FsError } from '../errors';
 import { type FuseCb, type OpsContext, serve } from './context';
+import { toErrno } from './errno';
 import { opensForWrite } from './ops-write';
 
 const debug = createDebug('pktfs:fuse:file');
@@ -30,6 +31,15 @@ async function mapForBinding(ctx: OpsContext, fh: number, ino: number, path: str
 export function fileOps(ctx: OpsContext) {
   return {
     open(path: string, flags: number, cb: FuseCb): void {
+      // A cached path of a cached node with nothing queued (Volume.attrNow): answered in this
+      // tick, the same checks in the same order as below (issue 6: open+close rates).
+      const known = ctx.resolver.cached(path);
+      const now = known !== undefined ? ctx.volume.attrNow?.(known) : undefined;
+      if (now) {
+        if (opensForWrite(flags) && ctx.readOnly) return cb(Fuse.EROFS);
+        if ((now.mode & fsc.S_IFMT) === fsc.S_IFDIR) return cb(toErrno(new FsError('EISDIR', `${path} is a directory`), 'open', path));
+        return cb(0, ctx.addFile({ ino: known!, path }));
+      }
       serve(cb, 'open', path, async () => {
         const ino = await ctx.resolver.resolve(path);
         if (opensForWrite(flags) && ctx.readOnly) return [Fuse.EROFS];

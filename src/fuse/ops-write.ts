@@ -10,6 +10,7 @@ import { constants as fsc } from 'fs';
 import { FsError } from '../errors';
 import type { WritableVolume } from '../udf/types';
 import { type FuseCb, type OpsContext, serve } from './context';
+import { toErrno } from './errno';
 
 /** What fuse-native puts where a name's bytes are not UTF-8. */
 const REPLACEMENT = '\ufffd';
@@ -196,13 +197,19 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
      * close), but a write that failed in the background is reported here, as at fsync.
      */
     flush(path: string, fh: number, cb: FuseCb): void {
-      serve(cb, 'flush', path, async () => {
-        const e = vol.writeError();
-        if (e) throw e instanceof FsError ? e : new FsError('EIO', e.message);
+      // Answered in this tick: there is nothing to wait for (issue 6: one flush per file copied).
+      let e: Error | undefined;
+      try {
+        e = vol.writeError();
+      } catch (thrown) {
+        return cb(toErrno(thrown, 'flush', path));
+      }
+      if (!e) {
         // Nothing to report: the binding may answer the next ones itself until a write fails.
         ctx.fastFlush?.(true);
-        return [0];
-      });
+        return cb(0);
+      }
+      cb(toErrno(e instanceof FsError ? e : new FsError('EIO', e.message), 'flush', path));
     },
   };
 }

@@ -97,7 +97,7 @@ export class PktinfoDir {
 
   /** True for `/.pktinfo` and paths under it (never in `off` mode). */
   owns(path: string): boolean {
-    return this.mode !== 'off' && (path === PKTINFO_PATH || path.startsWith(PKTINFO_PATH + '/'));
+    return this.mode !== 'off' && path.startsWith(PKTINFO_PATH) && (path.length === PKTINFO_PATH.length || path[PKTINFO_PATH.length] === '/');
   }
 
   /** A warning when the disc itself has a `/.pktinfo`, which the directory hides. */
@@ -270,12 +270,15 @@ export function pktinfoOps(dir: PktinfoDir, ops: Record<string, Op>): Record<str
     else (args[args.length - 1] as Cb)(Fuse.ENOSYS);
   };
 
+  // The ops every request of a tree copy passes through call `ops` directly: no argument array
+  // per request (issue 6).
+  const { getattr, fgetattr, write, release, utimens } = ops;
   out.getattr = (path: string, cb: Cb) =>
-    own(path) ? serve(cb, 'getattr', path, async () => [0, dir.getattr(path)]) : pass('getattr', [path, cb]);
+    own(path) ? serve(cb, 'getattr', path, async () => [0, dir.getattr(path)]) : getattr ? getattr(path, cb) : cb(Fuse.ENOSYS);
   // fuse-native hands fgetattr our handle only through PktfsFuse (see fuse.ts).
   out.fgetattr = (path: string, fh: number, cb: Cb) =>
     own(path) ? serve(cb, 'fgetattr', path, async () => [0, dir.getattr(path, fh)])
-      : ops.fgetattr ? pass('fgetattr', [path, fh, cb]) : pass('getattr', [path, cb]);
+      : fgetattr ? fgetattr(path, fh, cb) : pass('getattr', [path, cb]);
   out.access = (path: string, mode: number, cb: Cb) =>
     own(path) ? serve(cb, 'access', path, async () => {
       dir.getattr(path);
@@ -303,9 +306,10 @@ export function pktinfoOps(dir: PktinfoDir, ops: Record<string, Op>): Record<str
   out.read = (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
     own(path) ? serve(cb, 'read', path, async () => [dir.read(fh, len, pos).copy(buf)]) : pass('read', [path, fh, buf, len, pos, cb]);
   out.write = (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-    own(path) ? serve(cb, 'write', path, async () => [await dir.write(fh, len)]) : pass('write', [path, fh, buf, len, pos, cb]);
+    own(path) ? serve(cb, 'write', path, async () => [await dir.write(fh, len)])
+      : write ? write(path, fh, buf, len, pos, cb) : cb(Fuse.ENOSYS);
   out.release = (path: string, fh: number, cb: Cb) => {
-    if (!own(path)) return pass('release', [path, fh, cb]);
+    if (!own(path)) return release ? release(path, fh, cb) : cb(Fuse.ENOSYS);
     dir.release(fh);
     cb(0);
   };
@@ -317,14 +321,12 @@ export function pktinfoOps(dir: PktinfoDir, ops: Record<string, Op>): Record<str
   out.ftruncate = (path: string, fh: number, size: number, cb: Cb) =>
     own(path) ? truncate('ftruncate', path, cb) : pass('ftruncate', [path, fh, size, cb]);
   out.utimens = (path: string, atime: unknown, mtime: unknown, cb: Cb) =>
-    own(path) ? truncate('utimens', path, cb) : pass('utimens', [path, atime, mtime, cb]);
+    own(path) ? truncate('utimens', path, cb) : utimens ? utimens(path, atime, mtime, cb) : cb(Fuse.ENOSYS);
   for (const [name, at] of Object.entries(STRUCTURAL)) {
+    const op = ops[name];
     out[name] = (...args: unknown[]) => {
-      if (at.some((i) => own(args[i]))) {
-        (args[args.length - 1] as Cb)(Fuse.EPERM);
-      } else {
-        pass(name, args);
-      }
+      for (const i of at) if (own(args[i])) return (args[args.length - 1] as Cb)(Fuse.EPERM);
+      if (op) op(...args); else (args[args.length - 1] as Cb)(Fuse.ENOSYS);
     };
   }
   return out;

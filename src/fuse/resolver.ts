@@ -13,6 +13,9 @@ function up(path: string): string {
   return path.slice(0, path.lastIndexOf('/'));
 }
 
+/** Listings longer than this teach the resolver nothing (they would push out what it caches: big directories). */
+export const LEARN_MAX = 1024;
+
 export class PathResolver {
   private readonly cache: LRUCache<string, number>;
   /** Bumped by every forget(), so a lookup that overlapped one is not cached. */
@@ -60,6 +63,42 @@ export class PathResolver {
     return this.locate(path, false);
   }
 
+  /** A mark to hand to learn(): a forget() after it makes what was read before it stale. */
+  mark(): number {
+    return this.generation;
+  }
+
+  /**
+   * Remember the entries a listing of directory `dir` found (at most LEARN_MAX of them), as
+   * lookups would have: the lookup of every entry that follows a listing (find, ls -l, rm -rf)
+   * then costs no trip through the volume (issue 6). `since`: mark() taken before the listing;
+   * after a forget() since then, the listing may be stale and nothing is kept.
+   */
+  learn(dir: string, entries: readonly { name: string; ino: number }[], since: number): void {
+    if (since !== this.generation || entries.length > LEARN_MAX) return;
+    const base = dir === '/' ? '' : dir;
+    for (const e of entries) {
+      const p = `${base}/${e.name}`;
+      if (this.cache.has(p)) continue;
+      this.cache.set(p, e.ino);
+      this.note(p);
+    }
+    if (this.links > 4 * this.maxEntries) this.rebuild();
+  }
+
+  /** Rebuild the path index from what is cached now (it is mostly stale: their cached paths are gone). */
+  private rebuild(): void {
+    this.below = new Map();
+    this.links = 0;
+    for (const key of this.cache.keys()) this.note(key);
+  }
+
+  /** The inode of `path` when known without a lookup (the root, or cached); else undefined. */
+  cached(path: string): number | undefined {
+    if (path === '/' || path === '') return this.volume.rootIno;
+    return this.cache.get(path);
+  }
+
   /** The inode of `path`; `strict`: a missing last component throws the volume's ENOENT, else is undefined. */
   private async locate(path: string, strict: boolean): Promise<number | undefined> {
     if (path === '/' || path === '') return this.volume.rootIno;
@@ -76,12 +115,7 @@ export class PathResolver {
     // A rename or unlink forgotten while the lookup ran may have made the answer stale: don't keep it.
     if (gen !== this.generation) return ino;
     this.cache.set(path, ino);
-    if (this.links > 4 * this.maxEntries) {
-      // Mostly stale (their cached paths are gone): rebuild from what is cached now.
-      this.below = new Map();
-      this.links = 0;
-      for (const key of this.cache.keys()) this.note(key);
-    }
+    if (this.links > 4 * this.maxEntries) this.rebuild();
     this.note(path);
     return ino;
   }

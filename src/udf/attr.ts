@@ -3,14 +3,14 @@
  * 4/14.9.5 permissions to a POSIX st_mode, uid/gid -1 to the mount's owner
  * (UDF 3.3.3.1/2), timestamps, and the inode number derived from the ICB location.
  */
-import type { Attr } from './types';
+import type { Attr, AttrMs } from './types';
 import type { LbAddr } from './codec/primitives';
 import type { FileEntry } from './icb';
 import {
   FT_DIRECTORY, FT_SYMLINK, FT_BLOCK, FT_CHAR, FT_FIFO, FT_SOCKET, FT_STREAMDIR,
   ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY,
 } from './codec/file';
-import { timestampToDate } from './time';
+import { timestampToDate, timestampToMs } from './time';
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
@@ -75,5 +75,22 @@ export function entryToAttr(ino: number, e: FileEntry, blockSize: number, o: Own
     atime: timestampToDate(e.accessTime),
     mtime: timestampToDate(e.modificationTime),
     ctime: timestampToDate(e.attrTime),
+  };
+}
+
+/** entryToAttr with the times as milliseconds (AttrMs): no Date objects, for the getattr answer. */
+export function entryToAttrMs(ino: number, e: FileEntry, blockSize: number, o: OwnerOptions): AttrMs {
+  const mode = typeBits(e.icbTag.fileType) | (permissionsToMode(e.permissions, e.icbTag.flags) & ~o.umask & 0o7777);
+  return {
+    ino,
+    mode,
+    nlink: Math.max(1, e.fileLinkCount),
+    uid: e.uid === NO_ID ? o.uid : e.uid,
+    gid: e.gid === NO_ID ? o.gid : e.gid,
+    size: e.informationLength,
+    blocks: Math.ceil((e.logicalBlocksRecorded * blockSize) / 512),
+    atimeMs: timestampToMs(e.accessTime),
+    mtimeMs: timestampToMs(e.modificationTime),
+    ctimeMs: timestampToMs(e.attrTime),
   };
 }

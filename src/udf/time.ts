@@ -8,14 +8,22 @@ import type { Timestamp } from './codec/primitives';
 const TZ_UNSPECIFIED = -2047;
 
 export function timestampToDate(t: Timestamp): Date {
+  return new Date(timestampToMs(t));
+}
+
+/**
+ * timestampToDate(t).getTime() without the Date (issue 6: three per getattr): whole milliseconds
+ * since the epoch, as a Date keeps them; a timestamp no Date can hold gives 0.
+ */
+export function timestampToMs(t: Timestamp): number {
   const type = t.typeAndTimezone >> 12;
   let tz = t.typeAndTimezone & 0x0fff;
   if (tz & 0x0800) tz -= 0x1000; // 12-bit two's complement
   const offsetMin = type === 1 && tz !== TZ_UNSPECIFIED ? tz : 0;
   const ms = Date.UTC(t.year, Math.max(0, t.month - 1), Math.max(1, t.day), t.hour, t.minute, t.second)
-    + t.centiseconds * 10 + t.hundredsOfMicroseconds / 10 + t.microseconds / 1000;
-  const d = new Date(ms - offsetMin * 60000);
-  return Number.isNaN(d.getTime()) ? new Date(0) : d;
+    + t.centiseconds * 10 + t.hundredsOfMicroseconds / 10 + t.microseconds / 1000 - offsetMin * 60000;
+  // What new Date(ms) keeps (TimeClip: NaN beyond ±8.64e15 ms, fractions cut towards zero).
+  return ms <= 8.64e15 && ms >= -8.64e15 ? Math.trunc(ms) + 0 : 0;
 }
 
 /** A Date as a type-1 timestamp with the given offset east of UTC in minutes (default 0). */

@@ -125,6 +125,20 @@ export interface Attr {
   ctime: Date;
 }
 
+/** Attr with its times as milliseconds since the epoch (what a FUSE getattr answer packs: no Date objects). */
+export interface AttrMs {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  blocks: number;
+  atimeMs: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
 export interface DirEntry {
   /** Name as UTF-8, already made showable by the OSTA rules. */
   name: string;
@@ -155,6 +169,12 @@ export interface Volume {
    */
   find?(dirIno: number, name: string): Promise<number | undefined>;
   getattr(ino: number): Promise<Attr>;
+  /**
+   * Optional: getattr answered at once, when that needs no wait (the node is cached and no
+   * operation is queued or running); undefined otherwise, and then getattr answers. The same
+   * attributes, times as milliseconds (issue 6: a getattr of a cached node cost promise ticks).
+   */
+  attrNow?(ino: number): AttrMs | undefined;
   /** Entries without "." and "..". */
   readdir(dirIno: number): Promise<DirEntry[]>;
   /** Up to `length` bytes from `offset`; fewer at the end of the file. */

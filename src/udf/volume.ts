@@ -7,7 +7,7 @@ import createDebug from 'debug';
 import { LRUCache } from 'lru-cache';
 import type { BlockDevice } from '../drive/types';
 import { FsError } from '../errors';
-import type { Volume, VolumeInfo, Attr, DirEntry, DirectMap, UdfMountOptions, PartitionInfo, IntegrityState } from './types';
+import type { Volume, VolumeInfo, Attr, AttrMs, DirEntry, DirectMap, UdfMountOptions, PartitionInfo, IntegrityState } from './types';
 import { Disc } from './disc';
 import { findSessions, recognize, Session } from './recognize';
 import { readVolumeDescriptors, readLvid } from './vds';
@@ -80,6 +80,16 @@ class UdfVolume implements Volume {
 
   async getattr(ino: number): Promise<Attr> {
     return { ...(await this.inode(ino)).attr };
+  }
+
+  /** getattr of a cached inode without a promise; undefined when it must be read. */
+  attrNow(ino: number): AttrMs | undefined {
+    const a = this.inodes.get(ino)?.attr;
+    if (!a) return undefined;
+    return {
+      ino: a.ino, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, blocks: a.blocks,
+      atimeMs: a.atime.getTime(), mtimeMs: a.mtime.getTime(), ctimeMs: a.ctime.getTime(),
+    };
   }
 
   private async directory(dirIno: number): Promise<Directory> {

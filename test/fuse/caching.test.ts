@@ -49,6 +49,9 @@ async function mountCopy(words: string[]): Promise<Mounted> {
   const lookup = vol.lookup.bind(vol);
   vol.getattr = (ino) => (calls.getattr++, getattr(ino));
   vol.lookup = (parent, name) => (calls.lookup++, lookup(parent, name));
+  // A getattr answered at once from a cached node (Volume.attrNow) reached the volume as well.
+  const attrNow = vol.attrNow?.bind(vol);
+  if (attrNow) vol.attrNow = (ino) => { const a = attrNow(ino); if (a) calls.getattr++; return a; };
   const mnt = path.join(dir, `mnt${counter}`);
   fs.mkdirSync(mnt);
   const mount = await PktfsMount.mount(vol, mnt, {

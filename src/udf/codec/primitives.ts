@@ -12,14 +12,32 @@ export interface Codec<T> {
   encode(value: T, buf: Buffer, off: number): void;
 }
 
-/** Unsigned 64-bit read as a JS number; values above 2^53 are clamped (no real disc has them). */
+const TWO_32 = 4294967296;
+
+/**
+ * Unsigned 64-bit read as a JS number; values above 2^53 are clamped (no real disc has them).
+ * Two 32-bit halves, not a BigInt (issue 6: three u64 fields in every file entry decoded).
+ */
 export function readU64(buf: Buffer, off: number): number {
-  const v = buf.readBigUInt64LE(off);
-  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+  if (!(off >= 0 && off + 8 <= buf.length && Number.isInteger(off))) {
+    // Out of range: fail as a BigInt read does.
+    const v = buf.readBigUInt64LE(off);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+  }
+  const hi = buf.readUInt32LE(off + 4);
+  // 2^53 - 1 is hi 0x1fffff with every low bit set: anything with a higher hi is above it.
+  return hi > 0x1fffff ? Number.MAX_SAFE_INTEGER : hi * TWO_32 + buf.readUInt32LE(off);
 }
 
+/** Unsigned 64-bit write of a safe integer in two 32-bit halves; anything else fails as writeBigUInt64LE(BigInt(v)) does. */
 export function writeU64(buf: Buffer, off: number, v: number): void {
-  buf.writeBigUInt64LE(BigInt(v), off);
+  if (!(v >= 0 && Number.isSafeInteger(v) && off >= 0 && off + 8 <= buf.length && Number.isInteger(off))) {
+    buf.writeBigUInt64LE(BigInt(v), off);
+    return;
+  }
+  const lo = v % TWO_32;
+  buf.writeUInt32LE(lo, off);
+  buf.writeUInt32LE((v - lo) / TWO_32, off + 4);
 }
 
 /** A copy of `len` bytes: decoded values never alias the read buffer. */
@@ -27,7 +45,16 @@ export function bytes(buf: Buffer, off: number, len: number): Uint8Array {
   return Uint8Array.prototype.slice.call(buf, off, off + len);
 }
 
+/** `value` into `len` bytes at `off`: cut to `len`, the rest zeros. */
 export function putBytes(buf: Buffer, off: number, len: number, value: Uint8Array): void {
+  if (len <= 64 && len >= 0 && off >= 0 && off + len <= buf.length && Number.isInteger(off) && Number.isInteger(len)) {
+    // Short fields (identifiers, implementation use) byte by byte: fill() and set() of a fresh
+    // subarray cost more than the copy (issue 6: a handful in every entry encoded).
+    const n = Math.min(len, value.length);
+    for (let i = 0; i < n; i++) buf[off + i] = value[i];
+    for (let i = n; i < len; i++) buf[off + i] = 0;
+    return;
+  }
   buf.fill(0, off, off + len);
   buf.set(value.subarray(0, len), off);
 }

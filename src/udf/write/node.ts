@@ -130,7 +130,7 @@ export async function loadNode(space: Space, ino: number, loc: LbAddr, defaultFo
   const node: WNode = {
     ino, loc: located.loc, entry, inline: null, runs: [], size, aeds: [],
     adForm: flags === ICB_FLAG_AD_SHORT || flags === ICB_FLAG_AD_LONG ? flags : defaultForm,
-    fresh: new Set(), dirty: false,
+    fresh: new Set(), dirty: false, tail: undefined,
   };
   if (data.kind === 'inline') {
     // 4/14.6.8: embedded data is the ICB's allocation descriptors area; a size beyond that is damage.
@@ -224,10 +224,10 @@ function totalBlocks(runs: Run[]): number {
 }
 
 /** The physical block before block index `idx`, as a goal for allocating it. */
-function goalFor(node: WNode, idx: number): number {
+function goalFor(loc: LbAddr, runs: Run[], idx: number): number {
   let pos = 0;
-  let last = node.loc.logicalBlockNum;
-  for (const r of node.runs) {
+  let last = loc.logicalBlockNum;
+  for (const r of runs) {
     if (pos >= idx) break;
     if (r.type !== EXT_NOT_RECORDED_NOT_ALLOCATED) last = r.block + Math.min(r.count, idx - pos) - 1;
     pos += r.count;
@@ -365,7 +365,7 @@ export async function prepareRange(ctx: WriteCtx, node: WNode, offset: number, e
         for (let b = r.block; b < r.block + r.count; b++) fresh.push(b);
         out.push({ ...r, type: EXT_RECORDED_ALLOCATED });
       } else {
-        const goal = goalFor({ ...node, runs }, idx);
+        const goal = goalFor(node.loc, runs, idx);
         const pieces = isDirectory(node) ? allocateDirBlocks(ctx, node, r.count, goal, needBlocks) : ctx.alloc.allocate(r.count, goal, undefined, 'data');
         for (const p of pieces) {
           for (let b = p.block; b < p.block + p.count; b++) fresh.push(b);
@@ -603,7 +603,8 @@ export async function storeNode(ctx: WriteCtx, node: WNode): Promise<void> {
   e.logicalBlocksRecorded = recordedBlocks(node);
   e.allocDescs = icbAds;
   e.lengthAllocDescs = icbAds.length;
-  const buf = Buffer.alloc(bs);
+  // (Zeroed from the pool: half the cost of Buffer.alloc's own zeroed backing store, per entry stored.)
+  const buf = Buffer.allocUnsafe(bs).fill(0);
   const fixed = entryFixedSize(e);
   if (e.kind === 'fe') fe.encode(e, buf, 0); else efe.encode(e, buf, 0);
   // A packet layer writes the entry after its allocation extents and a directory's blocks
