@@ -28,6 +28,11 @@ async function mapForBinding(ctx: OpsContext, fh: number, ino: number, path: str
   }
 }
 
+/** Whether a handle opened with `flags` on a file with these attributes may have its reads answered by the binding. */
+function mappable(ctx: OpsContext, flags: number, attr: { mode: number; size: number }): boolean {
+  return !!ctx.direct && !opensForWrite(flags) && (attr.mode & fsc.S_IFMT) === fsc.S_IFREG && attr.size > 0;
+}
+
 export function fileOps(ctx: OpsContext) {
   return {
     open(path: string, flags: number, cb: FuseCb): void {
@@ -38,15 +43,14 @@ export function fileOps(ctx: OpsContext) {
       if (now) {
         if (opensForWrite(flags) && ctx.readOnly) return cb(Fuse.EROFS);
         if ((now.mode & fsc.S_IFMT) === fsc.S_IFDIR) return cb(toErrno(new FsError('EISDIR', `${path} is a directory`), 'open', path));
-        return cb(0, ctx.addFile({ ino: known!, path }));
+        return cb(0, ctx.addFile({ ino: known!, path, mappable: mappable(ctx, flags, now) }));
       }
       serve(cb, 'open', path, async () => {
         const ino = await ctx.resolver.resolve(path);
         if (opensForWrite(flags) && ctx.readOnly) return [Fuse.EROFS];
         const attr = await ctx.volume.getattr(ino);
         if ((attr.mode & fsc.S_IFMT) === fsc.S_IFDIR) throw new FsError('EISDIR', `${path} is a directory`);
-        const mappable = !!ctx.direct && !opensForWrite(flags) && (attr.mode & fsc.S_IFMT) === fsc.S_IFREG && attr.size > 0;
-        return [0, ctx.addFile({ ino, path, mappable })];
+        return [0, ctx.addFile({ ino, path, mappable: mappable(ctx, flags, attr) })];
       });
     },
 
