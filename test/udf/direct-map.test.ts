@@ -14,11 +14,10 @@ import { openVolume } from '../../src/udf/volume';
 import { DIRECT_MAP_MAX_RUNS, directMapOf, type Space } from '../../src/udf/icb';
 import { EXT_RECORDED_ALLOCATED } from '../../src/udf/codec/primitives';
 import type { DirectMap, Volume } from '../../src/udf/types';
-import { udfclientPut } from '../helpers/images';
 import { makeTempDir, removeTempDir } from '../helpers/tmp';
 import { haveTools } from '../helpers/tools';
 import { pseudoRandom } from '../helpers/tree';
-import { makeImage, openRw, writable } from './write-helpers';
+import { makeImage, putReadFixtures } from './write-helpers';
 
 const TOOLS = haveTools('mkudffs', 'udfclient');
 const describeIf = TOOLS ? describe : describe.skip;
@@ -53,28 +52,7 @@ describeIf('Volume.directMap', () => {
   beforeAll(async () => {
     dir = makeTempDir('direct-map');
     img = makeImage({ media: 'hd', rev: '2.01', bs: BS }, dir);
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
-    files['big.bin'] = pseudoRandom('big', 600 * 1024 + 123);
-    files['small.txt'] = pseudoRandom('small', 100);
-    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(src, name), data);
-    await udfclientPut(img, BS, src);
-    const m = await openRw(img);
-    const vol = writable(m);
-    const a = await vol.create(vol.rootIno, 'frag.bin', 0o644, 0, 0);
-    const b = await vol.create(vol.rootIno, 'other.bin', 0o644, 0, 0);
-    files['frag.bin'] = pseudoRandom('frag', 96 * 1024 + 5);
-    files['other.bin'] = pseudoRandom('other', 96 * 1024);
-    for (let off = 0; off < 96 * 1024; off += 6144) {
-      await vol.write(a, off, files['frag.bin'].subarray(off, off + 6144));
-      await vol.write(b, off, files['other.bin'].subarray(off, off + 6144));
-    }
-    await vol.write(a, 96 * 1024, files['frag.bin'].subarray(96 * 1024));
-    const s = await vol.create(vol.rootIno, 'sparse.bin', 0o644, 0, 0);
-    files['sparse.bin'] = Buffer.alloc(300_000 + 4096);
-    pseudoRandom('tail', 4096).copy(files['sparse.bin'], 300_000);
-    await vol.write(s, 300_000, files['sparse.bin'].subarray(300_000));
-    await m.close();
+    Object.assign(files, await putReadFixtures(img, dir));
   });
   afterAll(() => removeTempDir(dir));
 

@@ -10,9 +10,9 @@ import { ImageDevice } from '../../src/drive/image';
 import { openVolume } from '../../src/udf/volume';
 import type { UdfMountOptions, Volume, WritableVolume } from '../../src/udf/types';
 import { isWritable } from '../../src/udf/types';
-import { IDS, MatrixSpec, specId } from '../helpers/images';
+import { IDS, MatrixSpec, specId, udfclientPut } from '../helpers/images';
 import { run, runAsync } from '../helpers/tools';
-import type { TreeEntry } from '../helpers/tree';
+import { pseudoRandom, type TreeEntry } from '../helpers/tree';
 
 /** udfclient names a volume `fullvsid:vid:lvid:fsid`. */
 export const UDFCLIENT_VOLUME = `${IDS.uuid}${IDS.vsid}:${IDS.vid}:${IDS.lvid}:${IDS.fsid}`;
@@ -99,4 +99,37 @@ export function expectSameFiles(got: TreeEntry[], want: TreeEntry[]): void {
   const links = new Set(want.filter((e) => e.type === 'symlink').map((e) => e.path));
   const rest = (t: TreeEntry[]) => files(t).filter((e) => !paths.has(e.path) && !links.has(e.path)).map((e) => e.sha256).sort();
   expect(rest(got)).toEqual(rest(want));
+}
+
+/**
+ * Files of every kind a read path must get right, put on `img` (2048-byte blocks) in `dir`:
+ * big.bin and small.txt (100 bytes, in its entry) by udfclient; by pktfs's writer, frag.bin and
+ * other.bin written in turns (several extents each) and sparse.bin (a hole, then 4 KiB).
+ * Returns their contents by name.
+ */
+export async function putReadFixtures(img: string, dir: string): Promise<Record<string, Buffer>> {
+  const files: Record<string, Buffer> = {};
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src);
+  files['big.bin'] = pseudoRandom('big', 600 * 1024 + 123);
+  files['small.txt'] = pseudoRandom('small', 100);
+  for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(src, name), data);
+  await udfclientPut(img, 2048, src);
+  const m = await openRw(img);
+  const vol = writable(m);
+  const a = await vol.create(vol.rootIno, 'frag.bin', 0o644, 0, 0);
+  const b = await vol.create(vol.rootIno, 'other.bin', 0o644, 0, 0);
+  files['frag.bin'] = pseudoRandom('frag', 96 * 1024 + 5);
+  files['other.bin'] = pseudoRandom('other', 96 * 1024);
+  for (let off = 0; off < 96 * 1024; off += 6144) {
+    await vol.write(a, off, files['frag.bin'].subarray(off, off + 6144));
+    await vol.write(b, off, files['other.bin'].subarray(off, off + 6144));
+  }
+  await vol.write(a, 96 * 1024, files['frag.bin'].subarray(96 * 1024));
+  const s = await vol.create(vol.rootIno, 'sparse.bin', 0o644, 0, 0);
+  files['sparse.bin'] = Buffer.alloc(300_000 + 4096);
+  pseudoRandom('tail', 4096).copy(files['sparse.bin'], 300_000);
+  await vol.write(s, 300_000, files['sparse.bin'].subarray(300_000));
+  await m.close();
+  return files;
 }
