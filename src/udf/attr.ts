@@ -10,7 +10,7 @@ import {
   FT_DIRECTORY, FT_SYMLINK, FT_BLOCK, FT_CHAR, FT_FIFO, FT_SOCKET, FT_STREAMDIR,
   ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY,
 } from './codec/file';
-import { timestampToDate, timestampToMs } from './time';
+import { timestampToMs } from './time';
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
@@ -63,22 +63,11 @@ export interface OwnerOptions {
 }
 
 export function entryToAttr(ino: number, e: FileEntry, blockSize: number, o: OwnerOptions): Attr {
-  const mode = typeBits(e.icbTag.fileType) | (permissionsToMode(e.permissions, e.icbTag.flags) & ~o.umask & 0o7777);
-  return {
-    ino,
-    mode,
-    nlink: Math.max(1, e.fileLinkCount),
-    uid: e.uid === NO_ID ? o.uid : e.uid,
-    gid: e.gid === NO_ID ? o.gid : e.gid,
-    size: e.informationLength,
-    blocks: Math.ceil((e.logicalBlocksRecorded * blockSize) / 512),
-    atime: timestampToDate(e.accessTime),
-    mtime: timestampToDate(e.modificationTime),
-    ctime: timestampToDate(e.attrTime),
-  };
+  const { atimeMs, mtimeMs, ctimeMs, ...rest } = entryToAttrMs(ino, e, blockSize, o);
+  return { ...rest, atime: new Date(atimeMs), mtime: new Date(mtimeMs), ctime: new Date(ctimeMs) };
 }
 
-/** entryToAttr with the times as milliseconds (AttrMs): no Date objects, for the getattr answer. */
+/** The attributes of an entry, times as milliseconds (AttrMs): no Date objects, for the getattr answer. */
 export function entryToAttrMs(ino: number, e: FileEntry, blockSize: number, o: OwnerOptions): AttrMs {
   const mode = typeBits(e.icbTag.fileType) | (permissionsToMode(e.permissions, e.icbTag.flags) & ~o.umask & 0o7777);
   return {
