@@ -121,6 +121,38 @@ function sweep(): void {
   }
 }
 
+/** Per FUSE operation, the requests answered through serve() and how long they took (stats.json `answers`). */
+export interface AnswerTimes {
+  /** Requests answered (successes and errors; not those answered ETIMEDOUT). */
+  count: number;
+  /** Mean time from the request reaching pktfs's JavaScript to its answer, in microseconds. */
+  meanUs: number;
+  maxUs: number;
+}
+
+const answered = new Map<string, { count: number; totalMs: number; maxMs: number }>();
+
+function noteAnswer(op: string, since: number): void {
+  const ms = performance.now() - since;
+  let a = answered.get(op);
+  if (!a) answered.set(op, (a = { count: 0, totalMs: 0, maxMs: 0 }));
+  a.count++;
+  a.totalMs += ms;
+  if (ms > a.maxMs) a.maxMs = ms;
+}
+
+/**
+ * What serve() answered since the process started, per operation, busiest first (issue 6: where
+ * a small-file copy waits; answers given in the same tick, without serve(), are not counted).
+ */
+export function answerTimes(): Record<string, AnswerTimes> {
+  const out: Record<string, AnswerTimes> = {};
+  for (const [op, a] of [...answered].sort((x, y) => y[1].totalMs - x[1].totalMs)) {
+    out[op] = { count: a.count, meanUs: Math.round((a.totalMs / a.count) * 1000), maxUs: Math.round(a.maxMs * 1000) };
+  }
+  return out;
+}
+
 /** Operations answered ETIMEDOUT by the sweep so far are gone from here; those still running, for tests. */
 export function operationsInFlight(): number {
   return inFlight.size;
@@ -142,11 +174,13 @@ export function serve(cb: FuseCb, op: string, path: string, work: () => Promise<
     ([code, value, extra]) => {
       if (f.answered) return;
       inFlight.delete(f);
+      noteAnswer(op, f.since);
       if (extra !== undefined) cb(code, value, extra); else if (value === undefined) cb(code); else cb(code, value);
     },
     (e: unknown) => {
       if (f.answered) return;
       inFlight.delete(f);
+      noteAnswer(op, f.since);
       cb(toErrno(e, op, path));
     },
   );

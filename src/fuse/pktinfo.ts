@@ -26,7 +26,7 @@ import Fuse, { type FuseStat } from 'fuse-native';
 import { FsError } from '../errors';
 import type { PacketDeviceStats } from '../packet';
 import { isWritable, type Volume } from '../udf/types';
-import { type FuseCb as Cb, type OpsContext, serve } from './context';
+import { answerTimes, type FuseCb as Cb, type OpsContext, serve } from './context';
 import { OPEN_DIRECT_IO, type AttrCacheStats } from './fuse';
 import { PKTINFO_FILES, type MountFacts, type PktinfoFileSpec, type PktinfoSnapshot } from './pktinfo-files';
 
@@ -212,6 +212,7 @@ export class PktinfoDir {
       direct: this.ctx.direct?.stats(),
       fastFlushes: this.ctx.fastFlushes?.(),
       attrCache: this.attrCacheStats?.(),
+      answers: answerTimes(),
     };
     // Strictly later than the file's previous snapshot (mtime has millisecond resolution through fuse-native).
     const mtime = Math.max(snapshot.time.getTime(), (this.current.get(spec.name)?.mtime.getTime() ?? 0) + 1);

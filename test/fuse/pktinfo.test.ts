@@ -228,6 +228,29 @@ maybe('.pktinfo visible, off, and the flush control file on a writable mount', (
     expect(after.cachedBytes).toBeLessThanOrEqual(262144);
   });
 
+  test('stats.json answers: the requests pktfs answered after waiting, per operation, with their times', async () => {
+    const copy = path.join(dir, 'answers.img');
+    fs.copyFileSync(image.path, copy);
+    const m = await mountImage(copy, [], false);
+    const stats = path.join(m.mnt, '.pktinfo', 'stats.json');
+    type Answers = Record<string, { count: number; meanUs: number; maxUs: number }>;
+    const before = (await readJson(stats)).answers as Answers;
+    for (let i = 0; i < 5; i++) await fsp.writeFile(path.join(m.mnt, `answered${i}`), `file ${i}\n`);
+    await fsp.mkdir(path.join(m.mnt, 'answered-dir'));
+    const after = (await readJson(stats)).answers as Answers;
+    const grew = (op: string): number => after[op].count - (before[op]?.count ?? 0);
+    expect(grew('create')).toBe(5);
+    expect(grew('write')).toBe(5);
+    expect(grew('mkdir')).toBe(1);
+    for (const a of Object.values(after)) {
+      expect(Number.isInteger(a.meanUs) && Number.isInteger(a.maxUs)).toBe(true);
+      expect(a.maxUs).toBeGreaterThanOrEqual(a.meanUs);
+    }
+    // Busiest first: by total time (count x mean, up to rounding).
+    const totals = Object.values(after).map((a) => a.count * a.meanUs);
+    for (let i = 1; i < totals.length; i++) expect(totals[i]).toBeLessThanOrEqual(totals[i - 1] + after[Object.keys(after)[i]].count);
+  });
+
   test('writing to flush writes every dirty packet and flushes the device before it returns', async () => {
     const copy = path.join(dir, 'writable.img');
     fs.copyFileSync(image.path, copy);
