@@ -80,6 +80,7 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
       attrTimeout: opts.attrTimeout,
       entryTimeout: opts.entryTimeout,
       directRead: opts.directRead,
+      writeBehind: opts.writeBehind,
       attrCache: opts.attrCache,
       pktinfo: {
         mode: opts.pktinfo,

@@ -29,6 +29,8 @@ export interface MountOptions {
   entryTimeout?: number;
   /** `-o attr_cache=off`: no attribute cache in the binding (src/fuse/fuse.ts bindingAttrCache). */
   attrCache?: boolean;
+  /** `-o write_behind=off`: every write answered after it ran (src/fuse/write-behind.ts). */
+  writeBehind?: boolean;
 }
 
 export interface PacketOptions {
@@ -198,6 +200,15 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
     apply: (o, v, n) => {
       if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
       o.attrCache = v === 'on';
+    },
+  },
+  write_behind: {
+    takes: 'value',
+    value: 'on|off',
+    help: 'on (the default): writes are answered at once and run in order behind the answer (not near a full disc, and at most 8 MiB at a time); a failure is reported by the next close or fsync; off: each write answered after it ran',
+    apply: (o, v, n) => {
+      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
+      o.writeBehind = v === 'on';
     },
   },
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },

@@ -6,6 +6,7 @@
 import type { DirectMap, Volume } from '../udf/types';
 import { PathResolver } from './resolver';
 import { toErrno } from './errno';
+import type { WriteBehind } from './write-behind';
 
 /** What an open file handle refers to. */
 export interface OpenFile {
@@ -13,6 +14,10 @@ export interface OpenFile {
   path: string;
   /** A regular file opened for reading only, whose data the binding has not yet been asked to map (DirectReads). */
   mappable?: boolean;
+  /** The last write answered before it ran (write-behind.ts), until it has run. */
+  behind?: Promise<void>;
+  /** The first such write that failed, until flush or fsync reports it. */
+  behindError?: unknown;
 }
 
 /** What the binding's read fast path has done (PktfsFuse.directReads; counted over the whole process). */
@@ -51,6 +56,8 @@ export class OpsContext {
   fastFlush?: (on: boolean) => void;
   /** How many flushes the binding answered itself (with fastFlush). */
   fastFlushes?: () => number;
+  /** Set by a writable mount that answers writes before they run (write-behind.ts, `-o write_behind=`). */
+  writeBehind?: WriteBehind;
   private readonly files = new Map<number, OpenFile>();
   private nextFh = 1;
 
@@ -72,6 +79,8 @@ export class OpsContext {
   }
 
   removeFile(fh: number): void {
+    const file = this.files.get(fh);
+    if (file?.behindError !== undefined) this.writeBehind?.released(file);
     this.files.delete(fh);
   }
 

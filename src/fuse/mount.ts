@@ -18,6 +18,7 @@ import { dirOps } from './ops-dir';
 import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
 import { writeOps, type Owner } from './ops-write';
+import { WriteBehind } from './write-behind';
 import { PktfsFuse, bindingFastFlush, fuseTimeouts, type AttrCacheStats, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
@@ -44,6 +45,8 @@ export interface MountSettings extends FuseMountSettings {
    * in context.ts; `-o direct_read=off` turns it off). On by default.
    */
   directRead?: boolean;
+  /** Writes answered before they run (write-behind.ts; `-o write_behind=off`: after). On by default. */
+  writeBehind?: boolean;
 }
 
 /** How the mount ended: unmounted by us, or from outside (umount, fusermount -u). */
@@ -136,6 +139,9 @@ export class PktfsMount {
     if (fastFlush) {
       ctx.fastFlush = (on) => fuse.setFastFlush(on);
       ctx.fastFlushes = () => fuse.fastFlushes();
+    }
+    if (settings.writeBehind !== false && !readOnly && isWritable(volume) && volume.deferWriteError) {
+      ctx.writeBehind = new WriteBehind(ctx, volume as typeof volume & Required<Pick<typeof volume, 'deferWriteError'>>);
     }
     pktinfo.attrCacheStats = () => fuse.attrCacheStats();
     // The write engine changes a file's block count when it stores its entry: forget what is cached.

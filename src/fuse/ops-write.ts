@@ -56,6 +56,30 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
   };
   const change = serve;
 
+  /** Throw (once) the failure of a write of handle `fh` that was answered before it ran. */
+  const reportBehind = (fh: number): void => {
+    const e = ctx.writeBehind?.take(fh);
+    if (e !== undefined) throw e;
+  };
+
+  /** flush once the handle's writes have run: answered in this tick, there is nothing to wait for (issue 6: one flush per file copied). */
+  const flushNow = (path: string, fh: number, cb: FuseCb): void => {
+    let e: Error | undefined;
+    try {
+      reportBehind(fh);
+      e = vol.writeError();
+    } catch (thrown) {
+      return cb(toErrno(thrown, 'flush', path));
+    }
+    if (!e) {
+      // Nothing to report: the binding may answer the next ones itself until a write fails
+      // (or while writes answered before they ran are queued: write-behind.ts turns it on after them).
+      if (!ctx.writeBehind?.busy) ctx.fastFlush?.(true);
+      return cb(0);
+    }
+    cb(toErrno(e instanceof FsError ? e : new FsError('EIO', e.message), 'flush', path));
+  };
+
   return {
     create(path: string, mode: number, cb: FuseCb): void {
       change(cb, 'create', path, async () => {
@@ -67,6 +91,8 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
     },
 
     write(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCb): void {
+      // Answered now and run after the operations before it (write-behind.ts), when that is safe.
+      if (ctx.writeBehind?.write(fh, pos, len === buf.length ? buf : buf.subarray(0, len))) return cb(len);
       change(cb, 'write', path, async () => {
         const file = ctx.file(fh);
         if (!file) throw new FsError('EBADF', `write of ${path}: no open handle ${fh}`);
@@ -181,6 +207,7 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
     fsync(path: string, datasync: number, fh: number, cb: FuseCb): void {
       change(cb, 'fsync', path, async () => {
         await vol.fsync(await inoOf(path, fh));
+        reportBehind(fh);
         return [0];
       });
     },
@@ -197,19 +224,10 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
      * close), but a write that failed in the background is reported here, as at fsync.
      */
     flush(path: string, fh: number, cb: FuseCb): void {
-      // Answered in this tick: there is nothing to wait for (issue 6: one flush per file copied).
-      let e: Error | undefined;
-      try {
-        e = vol.writeError();
-      } catch (thrown) {
-        return cb(toErrno(thrown, 'flush', path));
-      }
-      if (!e) {
-        // Nothing to report: the binding may answer the next ones itself until a write fails.
-        ctx.fastFlush?.(true);
-        return cb(0);
-      }
-      cb(toErrno(e instanceof FsError ? e : new FsError('EIO', e.message), 'flush', path));
+      // The handle's writes answered before they ran: their failure is this close(2)'s to report.
+      const behind = ctx.file(fh)?.behind;
+      if (behind) return void behind.then(() => flushNow(path, fh, cb));
+      flushNow(path, fh, cb);
     },
   };
 }

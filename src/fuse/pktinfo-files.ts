@@ -8,6 +8,7 @@ import { formatPacketInfo, type PacketDeviceStats } from '../packet';
 import type { VolumeInfo } from '../udf/types';
 import type { AnswerTimes, DirectReadStats } from './context';
 import type { AttrCacheStats } from './fuse';
+import type { WriteBehindStats } from './write-behind';
 
 /** Format version of every file in `.pktinfo`; the `version` file holds it. */
 export const PKTINFO_VERSION = 1;
@@ -42,6 +43,8 @@ export interface PktinfoSnapshot {
   attrCache?: AttrCacheStats;
   /** Per FUSE operation, requests answered after waiting in pktfs and how long they took. */
   answers?: Record<string, AnswerTimes>;
+  /** Writes answered before they ran; absent when the mount answers none so. */
+  writeBehind?: WriteBehindStats;
 }
 
 const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
@@ -171,6 +174,7 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     fastFlushes: s.fastFlushes ?? null,
     attrCache: s.attrCache ?? null,
     answers: s.answers ?? null,
+    writeBehind: s.writeBehind ?? null,
   };
 }
 

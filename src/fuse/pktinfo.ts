@@ -213,6 +213,7 @@ export class PktinfoDir {
       fastFlushes: this.ctx.fastFlushes?.(),
       attrCache: this.attrCacheStats?.(),
       answers: answerTimes(),
+      writeBehind: this.ctx.writeBehind?.stats(),
     };
     // Strictly later than the file's previous snapshot (mtime has millisecond resolution through fuse-native).
     const mtime = Math.max(snapshot.time.getTime(), (this.current.get(spec.name)?.mtime.getTime() ?? 0) + 1);

@@ -243,6 +243,12 @@ export interface WritableVolume extends Volume {
    */
   watchWriteErrors?(cb: () => void): boolean;
   /**
+   * Optional: `e` is the failure of a write no caller waits for any more (src/fuse/write-behind.ts
+   * answered it before it ran): writeError() reports it from now on, fsync and close throw it
+   * once, and the watchers of watchWriteErrors hear of it.
+   */
+  deferWriteError?(e: unknown): void;
+  /**
    * Called when what getattr answers for `ino` changed without an operation on it (storing an
    * entry can change its count of allocation extent blocks); set by src/fuse, whose attribute
    * cache must then forget it.

@@ -745,6 +745,11 @@ export class WritableUdfVolume implements WritableVolume {
     return true;
   }
 
+  deferWriteError(e: unknown): void {
+    this.deferred ??= e;
+    for (const cb of this.errorWatchers) cb();
+  }
+
   /** Throw (once) what the idle settle failed with since the last fsync, sync or close. */
   private reportDeferred(): void {
     const e = this.deferred;
@@ -819,8 +824,7 @@ export class WritableUdfVolume implements WritableVolume {
       this.idleTimer = undefined;
       this.settle().catch((e) => {
         debug('idle settle failed: %s', (e as Error).message);
-        this.deferred ??= e;
-        for (const cb of this.errorWatchers) cb();
+        this.deferWriteError(e);
       });
     }, ms);
     this.idleTimer.unref();
