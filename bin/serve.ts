@@ -81,6 +81,7 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
       entryTimeout: opts.entryTimeout,
       directRead: opts.directRead,
       attrCache: opts.attrCache,
+      fastOpen: opts.fastOpen,
       pktinfo: {
         mode: opts.pktinfo,
         packets: stack.packets,

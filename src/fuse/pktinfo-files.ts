@@ -7,7 +7,7 @@
 import { formatPacketInfo, type PacketDeviceStats } from '../packet';
 import type { VolumeInfo } from '../udf/types';
 import type { DirectReadStats } from './context';
-import type { AttrCacheStats } from './fuse';
+import type { AttrCacheStats, FastOpenStats } from './fuse';
 
 /** Format version of every file in `.pktinfo`; the `version` file holds it. */
 export const PKTINFO_VERSION = 1;
@@ -40,6 +40,8 @@ export interface PktinfoSnapshot {
   fastFlushes?: number;
   /** The binding's attribute cache; absent when the binding has none. */
   attrCache?: AttrCacheStats;
+  /** The binding's fast open (open and release answered in the binding); absent when it has none. */
+  fastOpen?: FastOpenStats;
 }
 
 const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
@@ -168,6 +170,7 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     directRead: s.direct ?? null,
     fastFlushes: s.fastFlushes ?? null,
     attrCache: s.attrCache ?? null,
+    fastOpen: s.fastOpen ?? null,
   };
 }
 
