@@ -223,6 +223,13 @@ maybe('a writable mount', () => {
   });
 });
 
+test('-o fast_open= takes on or off', () => {
+  expect(parseMountOptions(splitOptions(['fast_open=off'])).fastOpen).toBe(false);
+  expect(parseMountOptions(splitOptions(['fast_open=on'])).fastOpen).toBe(true);
+  expect(parseMountOptions([]).fastOpen).toBeUndefined();
+  expect(() => parseMountOptions(splitOptions(['fast_open=maybe']))).toThrow(/fast_open=maybe: must be on or off/);
+});
+
 maybe('-o fast_open=off', () => {
   afterAll(unmountAll);
 
