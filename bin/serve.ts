@@ -82,6 +82,7 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
       directRead: opts.directRead,
       writeBehind: opts.writeBehind,
       attrCache: opts.attrCache,
+      fastOpen: opts.fastOpen,
       pktinfo: {
         mode: opts.pktinfo,
         packets: stack.packets,

@@ -31,6 +31,8 @@ export interface MountOptions {
   attrCache?: boolean;
   /** `-o write_behind=off`: every write answered after it ran (src/fuse/write-behind.ts). */
   writeBehind?: boolean;
+  /** `-o fast_open=off`: every open and release reaches pktfs (src/fuse/fuse.ts bindingFastOpen). */
+  fastOpen?: boolean;
 }
 
 export interface PacketOptions {
@@ -209,6 +211,15 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
     apply: (o, v, n) => {
       if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
       o.writeBehind = v === 'on';
+    },
+  },
+  fast_open: {
+    takes: 'value',
+    value: 'on|off',
+    help: 'on (the default): the FUSE binding answers read-only opens of files in the attribute cache, and their closes, itself; off: all through pktfs',
+    apply: (o, v, n) => {
+      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
+      o.fastOpen = v === 'on';
     },
   },
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },

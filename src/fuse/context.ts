@@ -45,6 +45,12 @@ export interface DirectReads {
   stats(): DirectReadStats;
 }
 
+/**
+ * Handles from here up are the binding's (its fast open: PktfsFuse.setFastOpen); pktfs's own
+ * stay below.
+ */
+export const FAST_FH_BASE = 0x80000000;
+
 export class OpsContext {
   readonly resolver: PathResolver;
   /** Set by the mount when the binding has the read fast path and the mount wants it. */
@@ -58,6 +64,11 @@ export class OpsContext {
   fastFlushes?: () => number;
   /** Set by a writable mount that answers writes before they run (write-behind.ts, `-o write_behind=`). */
   writeBehind?: WriteBehind;
+  /**
+   * Set by a mount whose binding answers opens itself (FAST_FH_BASE): takes such a handle over,
+   * giving its file's inode and its size at open (undefined: not one of the binding's handles).
+   */
+  takeFastOpen?: (fh: number) => { ino: number; size: number } | undefined;
   private readonly files = new Map<number, OpenFile>();
   private nextFh = 1;
 
@@ -67,15 +78,26 @@ export class OpsContext {
 
   /** Remember an open file and give it a handle number (never 0, which fuse-native treats as none). */
   addFile(file: OpenFile): number {
-    while (this.files.has(this.nextFh) || this.nextFh === 0) this.nextFh = (this.nextFh + 1) >>> 0;
+    while (this.files.has(this.nextFh) || this.nextFh === 0) this.nextFh = (this.nextFh + 1) % FAST_FH_BASE;
     const fh = this.nextFh;
-    this.nextFh = (this.nextFh + 1) >>> 0;
+    this.nextFh = (this.nextFh + 1) % FAST_FH_BASE;
     this.files.set(fh, file);
     return fh;
   }
 
-  file(fh: number): OpenFile | undefined {
-    return this.files.get(fh);
+  /**
+   * The open file of handle `fh`. A handle the binding gave out itself (its fast open) is taken
+   * over at its first request here, as a read-only handle of a regular file (what the binding
+   * opens); its release then comes here too.
+   */
+  file(fh: number, path = ''): OpenFile | undefined {
+    const known = this.files.get(fh);
+    if (known !== undefined || fh < FAST_FH_BASE || !this.takeFastOpen) return known;
+    const taken = this.takeFastOpen(fh);
+    if (!taken) return undefined;
+    const file: OpenFile = { ino: taken.ino, path, mappable: !!this.direct && taken.size > 0 };
+    this.files.set(fh, file);
+    return file;
   }
 
   removeFile(fh: number): void {

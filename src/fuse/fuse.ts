@@ -126,6 +126,25 @@ export function directReadStats(): DirectReadStats | undefined {
  */
 export const bindingAttrCache: boolean = bindingNextStat && (binding.fuse_native_open_flags() & 8) !== 0;
 
+/**
+ * True when the binding can answer open and release itself (fuse_native_open_fast*: our patch):
+ * a read-only open of a regular file its attribute cache holds gets a handle of the binding's
+ * own (FAST_FH_BASE and up) without a round trip here; the first request with such a handle
+ * that reaches pktfs takes it over (OpsContext.file), and only then does its release come here.
+ */
+export const bindingFastOpen: boolean = bindingAttrCache && (binding.fuse_native_open_flags() & 64) !== 0;
+
+/** The binding's fast open counters (`.pktinfo/stats.json` fastOpen, docs/pktinfo.md). */
+export interface FastOpenStats {
+  /** Opens and releases the binding answered itself since the mount. */
+  opens: number;
+  releases: number;
+  /** Handles pktfs took over (a read or fstat reached it); their releases came to pktfs. */
+  taken: number;
+  /** Handles of the binding's open now. */
+  open: number;
+}
+
 /** Entries of the binding's attribute cache (a fixed table: ~200 bytes an entry and its path). */
 export const ATTR_CACHE_ENTRIES = 32768;
 
@@ -223,7 +242,10 @@ export function toStatArray(st: Partial<FuseStat> & { dev?: number; rdev?: numbe
   ints[1] = st.uid || 0;
   ints[2] = st.gid || 0;
   setDoubleInt(ints, 3, st.size || 0);
-  ints[5] = st.dev || 0;
+  // st_dev: the high 32 bits of the inode number (partition 1 and up: udf/attr.ts inoOf), which
+  // the binding's fast open reads back from its attribute cache; libfuse and the kernel never
+  // look at st_dev (stat(2) shows the mount's device), and st_ino takes the low 32 bits.
+  ints[5] = st.dev || Math.floor((st.ino || 0) / 4294967296);
   ints[6] = st.nlink || 1;
   ints[7] = st.ino || 0;
   ints[8] = st.rdev || 0;
@@ -299,6 +321,9 @@ export function leanHandler(self: Fuse, name: string, op: number, defaults: unkn
 export class PktfsFuse extends Fuse {
   /** Set by the owner before close(): the mount is already gone, only release the native side. */
   alreadyUnmounted = false;
+
+  /** Whether the binding's fast open was ever on for this mount (its counters are shown then). */
+  private fastOpenUsed = false;
 
   /** Read by the binding at mount: size of its attribute cache, 0 for none. */
   readonly attrCacheEntries: number;
@@ -484,6 +509,31 @@ export class PktfsFuse extends Fuse {
    */
   setFastFlush(on: boolean): void {
     if (bindingFastFlush && this._thread) binding.fuse_native_flush_fast(this._thread, on);
+  }
+
+  /**
+   * Let the binding answer read-only opens of the regular files its attribute cache holds, and
+   * their releases, itself (on); false when it can't (no binding support, no attribute cache).
+   */
+  setFastOpen(on: boolean): boolean {
+    if (!bindingFastOpen || !this._thread || !this.attrCacheEntries) return false;
+    const now = binding.fuse_native_open_fast(this._thread, on) === true;
+    if (now) this.fastOpenUsed = true;
+    return now;
+  }
+
+  /** Take over handle `fh` of the binding's fast open: the file's inode and its size at open, or undefined. */
+  takeFastOpen(fh: number): { ino: number; size: number } | undefined {
+    if (!bindingFastOpen || !this._thread) return undefined;
+    const r = binding.fuse_native_open_fast_take(this._thread, fh) as [number, number] | undefined;
+    return r ? { ino: r[0], size: r[1] } : undefined;
+  }
+
+  /** The binding's fast open counters; undefined unless it was turned on for this mount. */
+  fastOpenStats(): FastOpenStats | undefined {
+    if (!this.fastOpenUsed || !this._thread) return undefined;
+    const [, opens, releases, taken, open] = binding.fuse_native_open_fast_stats(this._thread) as number[];
+    return { opens, releases, taken, open };
   }
 
   /** Flushes the binding answered itself since the mount. */

@@ -19,7 +19,7 @@ import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
 import { writeOps, type Owner } from './ops-write';
 import { WriteBehind } from './write-behind';
-import { PktfsFuse, bindingFastFlush, fuseTimeouts, type AttrCacheStats, type FuseMountSettings } from './fuse';
+import { PktfsFuse, bindingFastFlush, fuseTimeouts, type AttrCacheStats, type FastOpenStats, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
 
@@ -47,6 +47,11 @@ export interface MountSettings extends FuseMountSettings {
   directRead?: boolean;
   /** Writes answered before they run (write-behind.ts; `-o write_behind=off`: after). On by default. */
   writeBehind?: boolean;
+  /**
+   * Let the binding answer read-only opens of files its attribute cache holds, and their
+   * releases, itself (PktfsFuse.setFastOpen; `-o fast_open=off` turns it off). On by default.
+   */
+  fastOpen?: boolean;
 }
 
 /** How the mount ended: unmounted by us, or from outside (umount, fusermount -u). */
@@ -144,6 +149,9 @@ export class PktfsMount {
       ctx.writeBehind = new WriteBehind(ctx, volume as typeof volume & Required<Pick<typeof volume, 'deferWriteError'>>);
     }
     pktinfo.attrCacheStats = () => fuse.attrCacheStats();
+    // Handles the binding gives out itself are taken over at their first request that comes here.
+    ctx.takeFastOpen = (fh) => fuse.takeFastOpen(fh);
+    pktinfo.fastOpenStats = () => fuse.fastOpenStats();
     // The write engine changes a file's block count when it stores its entry: forget what is cached.
     if (!readOnly && isWritable(volume)) volume.onAttrChange = () => fuse.clearAttrCache();
     const before = await fuseFds();
@@ -156,6 +164,7 @@ export class PktfsMount {
     // Several read requests in flight instead of one (readahead.ts); best effort.
     if (entry) await raiseKernelReadAhead(entry.device);
     if (fastFlush && isWritable(volume) && !volume.writeError()) fuse.setFastFlush(true);
+    if (settings.fastOpen !== false) fuse.setFastOpen(true);
     const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? DEFAULT_POLL_MS);
     if (shadowed) mount.warnings.push(shadowed);
     return mount;
@@ -164,6 +173,11 @@ export class PktfsMount {
   /** The binding's attribute cache counters (as `.pktinfo/stats.json` shows them). */
   attrCacheStats(): AttrCacheStats | undefined {
     return this.fuse.attrCacheStats();
+  }
+
+  /** The binding's fast open counters (as `.pktinfo/stats.json` shows them). */
+  fastOpenStats(): FastOpenStats | undefined {
+    return this.fuse.fastOpenStats();
   }
 
   private schedulePoll(): void {

@@ -56,7 +56,7 @@ export function fileOps(ctx: OpsContext) {
 
     read(path: string, fh: number, buf: Buffer, len: number, pos: number, cb: FuseCb): void {
       serve(cb, 'read', path, async () => {
-        const file = ctx.file(fh);
+        const file = ctx.file(fh, path);
         if (!file) throw new FsError('EBADF', `read of ${path}: no open handle ${fh}`);
         // At the first read, not at open: an open that reads nothing (or one read, all of a
         // small file) costs nothing more; the reads after this one are the binding's.

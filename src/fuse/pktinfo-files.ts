@@ -7,7 +7,7 @@
 import { formatPacketInfo, type PacketDeviceStats } from '../packet';
 import type { VolumeInfo } from '../udf/types';
 import type { AnswerTimes, DirectReadStats } from './context';
-import type { AttrCacheStats } from './fuse';
+import type { AttrCacheStats, FastOpenStats } from './fuse';
 import type { WriteBehindStats } from './write-behind';
 
 /** Format version of every file in `.pktinfo`; the `version` file holds it. */
@@ -45,6 +45,8 @@ export interface PktinfoSnapshot {
   answers?: Record<string, AnswerTimes>;
   /** Writes answered before they ran; absent when the mount answers none so. */
   writeBehind?: WriteBehindStats;
+  /** The binding's fast open (open and release answered in the binding); absent when it has none. */
+  fastOpen?: FastOpenStats;
 }
 
 const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
@@ -175,6 +177,7 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     attrCache: s.attrCache ?? null,
     answers: s.answers ?? null,
     writeBehind: s.writeBehind ?? null,
+    fastOpen: s.fastOpen ?? null,
   };
 }
 

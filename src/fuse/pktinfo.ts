@@ -27,7 +27,7 @@ import { FsError } from '../errors';
 import type { PacketDeviceStats } from '../packet';
 import { isWritable, type Volume } from '../udf/types';
 import { answerTimes, type FuseCb as Cb, type OpsContext, serve } from './context';
-import { OPEN_DIRECT_IO, type AttrCacheStats } from './fuse';
+import { OPEN_DIRECT_IO, type AttrCacheStats, type FastOpenStats } from './fuse';
 import { PKTINFO_FILES, type MountFacts, type PktinfoFileSpec, type PktinfoSnapshot } from './pktinfo-files';
 
 const debug = createDebug('pktfs:fuse:pktinfo');
@@ -81,6 +81,8 @@ export class PktinfoDir {
   private readonly openOrder = new Map<string, number[]>();
   /** The binding's attribute cache counters, for stats.json (set once the mount exists). */
   attrCacheStats?: () => AttrCacheStats | undefined;
+  /** The binding's fast open counters (set by the mount). */
+  fastOpenStats?: () => FastOpenStats | undefined;
 
   /**
    * @param reportSizes false when the kernel caches attributes: files report size 0 (see the top of this file).
@@ -214,6 +216,7 @@ export class PktinfoDir {
       attrCache: this.attrCacheStats?.(),
       answers: answerTimes(),
       writeBehind: this.ctx.writeBehind?.stats(),
+      fastOpen: this.fastOpenStats?.(),
     };
     // Strictly later than the file's previous snapshot (mtime has millisecond resolution through fuse-native).
     const mtime = Math.max(snapshot.time.getTime(), (this.current.get(spec.name)?.mtime.getTime() ?? 0) + 1);
