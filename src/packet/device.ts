@@ -55,8 +55,9 @@
  *   cannot be (a cycle: two packets each waiting for the other, or a write-out
  *   already running), the waiting sectors are written as the medium holds them
  *   (read back first) and stay dirty: the packet goes out again once what it
- *   waits for is on the medium. Within one packet nothing is ordered: a packet
- *   is written whole.
+ *   waits for is on the medium; at a flush, packets waiting for those sectors wait
+ *   for that second write (they are not cut too). Within one packet nothing is
+ *   ordered: a packet is written whole.
  * - This object must be the only writer of the device below it.
  */
 import createDebug from 'debug';
@@ -834,6 +835,10 @@ export class PacketDevice implements BlockDevice {
   /**
    * Write `list` one after another, each after what it waits for; then once more the ones
    * that had to keep sectors as on the medium (what they waited for is written by then).
+   * A packet that waits for sectors another one of `list` kept as on the medium (a cycle cut
+   * there) waits for that packet's second write instead of keeping its own sectors too: else
+   * one cycle's cut ran up the chain of packets waiting on it, each written twice (issue 6:
+   * the directories from a tar x's last file up to the root, 6 rewrites at one flush).
    */
   private async writeAll(list: PacketEntry[], reason: Reason, onError: (e: unknown) => void): Promise<void> {
     // What this waits for may be a full packet on its way: nothing is held meanwhile.
@@ -841,18 +846,49 @@ export class PacketDevice implements BlockDevice {
     this.releaseHeld();
     try {
       for (let pass = 0; pass < 4 && list.length; pass++) {
+        const members = new Set(list);
+        const later = new Set<PacketEntry>();
         for (const entry of this.inOrder(list)) {
+          if (pass < 3 && this.waitsForSecondWrite(entry, members, later)) {
+            later.add(entry);
+            continue;
+          }
           try {
             await this.writeBack(entry, reason, pass === 3);
           } catch (e) {
             onError(e);
           }
         }
-        list = list.filter((e) => this.rolledBack.has(e) && e.dirtyCount > 0 && this.active.get(e.packet) === e);
+        list = [...list.filter((e) => this.rolledBack.has(e)), ...later].filter((e) => e.dirtyCount > 0 && this.active.get(e.packet) === e);
       }
     } finally {
       this.waiting--;
     }
+  }
+
+  /**
+   * Whether `entry` waits for a packet put off to the next pass (`later`), or for one of
+   * `members` whose last write-out kept sectors as on the medium (it goes out again in this
+   * writeAll) and that does not itself wait on `entry`.
+   */
+  private waitsForSecondWrite(entry: PacketEntry, members: Set<PacketEntry>, later: Set<PacketEntry>): boolean {
+    if (this.rolledBack.size === 0) return false;
+    for (const p of this.prerequisites(entry)) {
+      if (later.has(p)) return true;
+      if (!this.rolledBack.has(p) || !members.has(p)) continue;
+      // In a cycle with `entry` (p waits on it, through others): writing it is what lets p go.
+      const seen = new Set<PacketEntry>([p]);
+      const stack = [p];
+      let cycle = false;
+      while (stack.length && !cycle) {
+        for (const q of this.prerequisites(stack.pop()!)) {
+          if (q === entry) cycle = true;
+          else if (!seen.has(q)) { seen.add(q); stack.push(q); }
+        }
+      }
+      if (!cycle) return true;
+    }
+    return false;
   }
 
   /** A write-out of `packet` succeeded with the snapshot taken at `snap`: constraints waiting for it may be met. */

@@ -273,6 +273,48 @@ describe('ordering', () => {
     expect(log.violations).toEqual([]);
   });
 
+  test('a cycle cut at a flush: the packets waiting on the sectors it held wait for its second write, each written once', async () => {
+    const { mem, checked, log, dev } = setup();
+    // The cycle of the test above (packets 3 and 8); packet 12 waits on the waiting sectors of
+    // both (whichever is cut), packet 15 on packet 12: a chain of directories up to the root.
+    // Each of the two has a sector that waits for nothing too, so it could go out in part.
+    await dev.write(3 * SPP, sector(1), 'metadata');
+    await dev.write(8 * SPP, sector(2), 'metadata');
+    dev.order({ lba: 8 * SPP, count: 1 }, { lba: 3 * SPP + 1, count: 1 });
+    dev.order({ lba: 3 * SPP, count: 1 }, { lba: 8 * SPP + 1, count: 1 });
+    await dev.write(3 * SPP + 1, sector(3), 'metadata');
+    await dev.write(8 * SPP + 1, sector(4), 'metadata');
+    dev.order({ lba: 3 * SPP + 1, count: 1 }, { lba: 12 * SPP, count: 1 });
+    dev.order({ lba: 8 * SPP + 1, count: 1 }, { lba: 12 * SPP, count: 1 });
+    await dev.write(12 * SPP, sector(5), 'metadata');
+    await dev.write(12 * SPP + 7, sector(6), 'metadata');
+    dev.order({ lba: 12 * SPP, count: 1 }, { lba: 15 * SPP, count: 1 });
+    await dev.write(15 * SPP, sector(7), 'metadata');
+    await dev.write(15 * SPP + 7, sector(8), 'metadata');
+    checked.check = all(
+      before(8 * SPP, sector(2), 3 * SPP + 1, sector(3)),
+      before(3 * SPP, sector(1), 8 * SPP + 1, sector(4)),
+      before(3 * SPP + 1, sector(3), 12 * SPP, sector(5)),
+      before(8 * SPP + 1, sector(4), 12 * SPP, sector(5)),
+      before(12 * SPP, sector(5), 15 * SPP, sector(7)),
+    );
+    await dev.flush();
+    expect(checked.problems).toEqual([]);
+    // Only the cut packet is written twice, and nothing of the chain goes before its second write.
+    const order = packetsWritten(log);
+    expect(order).toHaveLength(5);
+    expect(order[0]).toBe(order[2]);
+    expect(order.slice(3)).toEqual([12, 15]);
+    expect(wear(dev)[12]).toBe(1);
+    expect(wear(dev)[15]).toBe(1);
+    expect(dev.stats().orderRollbacks).toBe(1);
+    for (const [sec, v] of [[3 * SPP, 1], [8 * SPP, 2], [3 * SPP + 1, 3], [8 * SPP + 1, 4], [12 * SPP, 5], [12 * SPP + 7, 6], [15 * SPP, 7], [15 * SPP + 7, 8]]) {
+      expect(mem.data.subarray(sec * SS, (sec + 1) * SS).equals(sector(v))).toBe(true);
+    }
+    expect(dev.stats().orderWaits).toBe(0);
+    expect(log.violations).toEqual([]);
+  });
+
   test('a cycle through the very sectors held back: what waits for them is not written before them', async () => {
     const { mem, checked, log, dev } = setup();
     // Packet 5: a directory's entry (sector 0) and a file's entry (sector 1); packet 9: the
