@@ -220,6 +220,31 @@ function mixedPackets(img: string, fresh: Buffer, data: Set<string>): number[] {
   return out;
 }
 
+/**
+ * The medium's packets where an entry lies after a directory's block (one starting with a FID,
+ * as the first block of a directory's data does), leaving out those mkudffs had written into.
+ */
+function entriesAfterDirectoryBlocks(img: string, fresh: Buffer): number[] {
+  const medium = fs.readFileSync(img);
+  const perPacket = PACKET / BS;
+  const out: number[] = [];
+  for (let pk = 0; pk * PACKET < medium.length; pk++) {
+    let fid = false;
+    let untouched = true;
+    let after = false;
+    for (let b = pk * perPacket; b < (pk + 1) * perPacket && (b + 1) * BS <= medium.length; b++) {
+      const block = medium.subarray(b * BS, (b + 1) * BS);
+      if (fresh.subarray(b * BS, (b + 1) * BS).some((x) => x !== 0)) untouched = false;
+      if (!isTaggedMeta(block)) continue;
+      const ident = block.readUInt16LE(0);
+      if (ident === 257) fid = true;
+      else if (fid && (ident === 261 || ident === 266)) after = true;
+    }
+    if (untouched && after) out.push(pk);
+  }
+  return out;
+}
+
 describeIf('disc wear of a tar x into a volume (issue 6)', () => {
   let dir: string;
   beforeAll(() => {
@@ -252,5 +277,14 @@ describeIf('disc wear of a tar x into a volume (issue 6)', () => {
     const r = await tarx('doc-kinds');
     expect(r.worst).toBe(1);
     expect(mixedPackets(r.img, r.fresh, fileBlocks(path.join(dir, 'src')))).toEqual([]);
+  });
+
+  test('a directory\'s new blocks start a packet kept for it: no entry after them there, no two packets waiting on each other at the flush', async () => {
+    // The entries made after a directory's block (its subdirectory's files) in the same packet:
+    // that packet waited for the subdirectory's entry's, which waited for it.
+    const r = await tarx('doc-dirs');
+    expect(entriesAfterDirectoryBlocks(r.img, r.fresh)).toEqual([]);
+    expect(r.rollbacks).toBe(0);
+    expect(r.worst).toBe(1);
   });
 });

@@ -262,7 +262,9 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
   const data = node.inline!;
   const bs = ctx.space.disc.blockSize;
   // Allocate before letting go of the embedded copy: ENOSPC must leave the node as it was.
-  const pieces = data.length > 0 ? ctx.alloc.allocate(ceilDiv(data.length, bs), node.loc.logicalBlockNum + 1, undefined, blockKind(node)) : [];
+  const n = ceilDiv(data.length, bs);
+  const goal = node.loc.logicalBlockNum + 1;
+  const pieces = data.length === 0 ? [] : isDirectory(node) ? allocateDirBlocks(ctx, node, n, goal, n) : ctx.alloc.allocate(n, goal, undefined, blockKind(node));
   node.inline = null;
   node.runs = [];
   node.tail = undefined;
@@ -305,24 +307,32 @@ function blocksToAllocate(node: WNode, offset: number, end: number, bs: number):
 }
 
 /**
- * Blocks for a growing directory, with room after them kept for its next
- * growth (as much again as it has, within limits; alloc.ts reservations), so
- * that it stays in few extents.
+ * Blocks for a growing directory (or one whose FIDs leave its ICB), with room
+ * after them kept for its next growth (as much again as it has, within limits,
+ * and at least the rest of the packet it ends in; alloc.ts reservations), so
+ * that it stays in few extents. A new extent starts an empty packet where one
+ * is free. No other entry then comes after the directory's blocks in their
+ * packet: the packet layer writes an entry before the FID naming it and a
+ * directory's blocks before its entry, and a directory's block in the packet
+ * where the entries of its subdirectory's files then went made two packets
+ * waiting for each other, one of them written twice at a flush (tar x, issue 6).
  */
 function allocateDirBlocks(ctx: WriteCtx, node: WNode, count: number, goal: number, dirBlocks: number): Piece[] {
   const room = Math.min(DIR_RESERVE_MAX, Math.max(DIR_RESERVE_MIN, dirBlocks));
+  const keep = (end: number): void => ctx.alloc.reserve(end, Math.max(room, ctx.alloc.packetEnd(end - 1) - end), node.ino);
   if (ctx.alloc.runLength(goal, count, node.ino) >= count) {
     // It continues where it ends (into the room it kept, or free space): keep room after that too.
     const got = ctx.alloc.allocate(count, goal, node.ino, 'meta');
     const last = got[got.length - 1];
-    ctx.alloc.reserve(last.block + last.count, room, node.ino);
+    keep(last.block + last.count);
     return got;
   }
   // A new extent, where there is room to grow after it; else wherever blocks are free.
-  const run = ctx.alloc.allocateRun(count + room, goal, node.ino, 'meta');
+  const run = (ctx.alloc.packetBlocks > 1 ? ctx.alloc.allocateRun(count + room, goal, node.ino, 'meta', true) : undefined)
+    ?? ctx.alloc.allocateRun(count + room, goal, node.ino, 'meta');
   if (!run) return ctx.alloc.allocate(count, goal, node.ino, 'meta');
   ctx.alloc.release(run.block + count, room, false);
-  ctx.alloc.reserve(run.block + count, room, node.ino);
+  keep(run.block + count);
   return [{ block: run.block, count }];
 }
 
