@@ -22,7 +22,10 @@
  *   settles first) or pressure (issue 6: each packet at most once per flush
  *   interval). Nor when full while it holds the partly filled last block of a
  *   file being appended to (write kind 'partial', as tar's unaligned writes
- *   leave): the next append writes that block again. Writing out first reads only the missing
+ *   leave): the next append writes that block again. Under pressure the least
+ *   recently written packet goes first, but packets holding a directory (write kind
+ *   'directory') after all others: a tree copy changes them again (issue 6: tar x's
+ *   symlinks, made at its end). Writing out first reads only the missing
  *   sectors (read gather), then writes a snapshot of the whole packet. Writes
  *   arriving meanwhile land in the packet and dirty it again; nothing is lost.
  * - Write-outs of one packet are serialized through its `chain`.
@@ -422,6 +425,7 @@ export class PacketDevice implements BlockDevice {
       entry.put(span.skip / ss, span.length / ss, data, srcOff);
       entry.lastTouched = ++this.clock;
       if (kind === 'metadata') entry.meta = true;
+      else if (kind === 'directory') entry.meta = entry.dir = true;
       this.noteOpenTail(entry, span.skip / ss, span.length / ss, kind === 'partial' && srcOff + span.length === data.length);
       srcOff += span.length;
       this.counters.bytesWritten += span.length;
@@ -674,6 +678,7 @@ export class PacketDevice implements BlockDevice {
       this.active.delete(entry.packet);
       this.activeBytes -= entry.buf.length;
       entry.meta = false;
+      entry.dir = false;
       if (this.openTail?.entry === entry) this.openTail = null;
       // Clean: whatever waits for it is met (satisfied() asks only about active packets).
       this.writtenAt.delete(entry.packet);
@@ -687,8 +692,8 @@ export class PacketDevice implements BlockDevice {
 
   /**
    * Free room under the dirty limit: wait for a packet in flight, else write back the
-   * least recently written idle packet (what it waits for first). False when there is
-   * nothing to wait for.
+   * least recently written idle packet, holding no directory if there is one (what it
+   * waits for first). False when there is nothing to wait for.
    */
   private async makeRoom(): Promise<boolean> {
     // A held run is on its way to the device: send it rather than wait for its timer.
@@ -703,14 +708,22 @@ export class PacketDevice implements BlockDevice {
 
   private async makeRoomNow(): Promise<boolean> {
     let oldest: PacketEntry | null = null;
+    let oldestDir: PacketEntry | null = null;
     let busy: PacketEntry | null = null;
     for (const e of this.active.values()) {
       if (e.phase === 'idle' && !e.queued && e.dirtyCount > 0) {
-        if (!oldest || e.lastTouched < oldest.lastTouched) oldest = e;
+        // Packets holding directories go last: a tree copy changes them again (issue 6: tar x's
+        // symlinks, made at its end, dirtied packets written under pressure a moment before).
+        if (e.dir) {
+          if (!oldestDir || e.lastTouched < oldestDir.lastTouched) oldestDir = e;
+        } else if (!oldest || e.lastTouched < oldest.lastTouched) {
+          oldest = e;
+        }
       } else if (e.phase !== 'idle' || e.queued) {
         busy ??= e;
       }
     }
+    oldest ??= oldestDir;
     // Packets already on their way to the device free room soon: wait for one rather than
     // write out another, partly dirty one (a read gather, a rewrite when it is dirtied again,
     // and on a drive a place at the end of the queue behind the writes in flight).

@@ -191,6 +191,29 @@ describe('ordering', () => {
     expect(checked.problems).toEqual([]);
   });
 
+  test('under pressure packets holding directories go last, even when they are the oldest', async () => {
+    const { log, dev } = setup({ cacheBytes: 8 * PB, dirtyBytes: 3 * PB });
+    await dev.write(4 * SPP, sector(1), 'directory'); // the oldest: a directory, changed again later
+    await dev.write(6 * SPP, sector(2), 'metadata');
+    await dev.write(9 * SPP, sector(3), 'metadata');
+    await dev.write(11 * SPP, sector(4), 'metadata'); // a fourth packet: room is made
+    await settle();
+    expect(packetsWritten(log)).toEqual([6]);
+    await dev.write(4 * SPP + 1, sector(5), 'directory'); // ... as tar does at its end: no rewrite
+    await dev.write(12 * SPP, sector(6), 'metadata');
+    await settle();
+    expect(packetsWritten(log)).toEqual([6, 9]);
+    await dev.flush();
+    expect(wear(dev)[4]).toBe(1);
+    // Only directories dirty: the oldest of them goes.
+    await dev.write(20 * SPP, sector(7), 'directory');
+    await dev.write(21 * SPP, sector(8), 'directory');
+    await dev.write(22 * SPP, sector(9), 'directory');
+    await dev.write(23 * SPP, sector(10), 'directory');
+    await settle();
+    expect(packetsWritten(log).slice(-1)).toEqual([20]);
+  });
+
   test('the idle write-back honours it too', async () => {
     jest.useFakeTimers({ doNotFake: ['queueMicrotask'] }); // the device write step gathers a tick's packets in a microtask
     try {
