@@ -8,10 +8,13 @@
  * mounted (in memory only), so the file entries created in it don't split it
  * into many extents: other readers (7-Zip) don't follow allocation extent
  * descriptors. Reservations give way when nothing else is free.
- * File data and metadata (entries, directories) go to packets of their own
- * (kinds, in memory only): a packet of data is written once as it fills, and
- * one of metadata collects its updates while it is dirty (issue 6). A packet
- * of the other kind is used only when nothing else is free.
+ * File data, files' entries and directories (entries and blocks) go to packets
+ * of their own (kinds, in memory only): a packet of data is written once as it
+ * fills, and one of metadata collects its updates while it is dirty (issue 6);
+ * directories change again after their files' entries are done (names added,
+ * times set after their contents), and the packet layer keeps their packets
+ * for the flush under pressure (write kind 'directory'). A packet of another
+ * kind is used only when nothing else is free.
  * How the map is loaded and stored (bitmap or table) is spacemap.ts's business.
  */
 import createDebug from 'debug';
@@ -19,9 +22,9 @@ import { FsError } from '../../errors';
 
 const debug = createDebug('pktfs:udf:alloc');
 
-/** What an allocation is for: entries and directories, or file data. */
-export type BlockKind = 'meta' | 'data';
-const KIND_CODE: Record<BlockKind, number> = { meta: 1, data: 2 };
+/** What an allocation is for: entries (and allocation extents), file data, or directories (their entries and blocks). */
+export type BlockKind = 'meta' | 'data' | 'dir';
+const KIND_CODE: Record<BlockKind, number> = { meta: 1, data: 2, dir: 3 };
 
 /**
  * Up to this many partly used packets, a small allocation picks the nearest of them from the
