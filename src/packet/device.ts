@@ -16,7 +16,7 @@
  *   copies: each packet once, in order), on flush(), after `flushDelayMs` with
  *   no writes, or under pressure. Not merely when all its sectors are present:
  *   a cached packet would then be rewritten on every small metadata update.
- *   Nor when full if metadata was written into it (write kind 'metadata': file
+ *   Nor when full if metadata was written into it (write kind 'metadata' or 'directory': file
  *   entries, directories, which the layer above rewrites while they are dirty):
  *   it waits for the flush, the idle timer (twice its delay: the filesystem
  *   settles first) or pressure (issue 6: each packet at most once per flush
