@@ -5,9 +5,11 @@
  */
 /**
  * What a write holds, as a hint to a write-back cache. 'partial': file data whose last sectors
- * end a file being appended to inside a block (the next append rewrites them).
+ * end a file being appended to inside a block (the next append rewrites them). 'directory':
+ * metadata of a directory (its entry, its FIDs), which a tree copy changes again later (names
+ * added, times set after the contents, tar's symlinks made at the end).
  */
-export type WriteKind = 'data' | 'metadata' | 'partial';
+export type WriteKind = 'data' | 'metadata' | 'partial' | 'directory';
 
 /** What a read is for, as a hint to a cache: 'metadata' is a file entry or the like (src/packet reads its whole packet, and keeps it out of its sequential read-ahead). */
 export type ReadKind = 'metadata';

@@ -16,13 +16,16 @@
  *   copies: each packet once, in order), on flush(), after `flushDelayMs` with
  *   no writes, or under pressure. Not merely when all its sectors are present:
  *   a cached packet would then be rewritten on every small metadata update.
- *   Nor when full if metadata was written into it (write kind 'metadata': file
+ *   Nor when full if metadata was written into it (write kind 'metadata' or 'directory': file
  *   entries, directories, which the layer above rewrites while they are dirty):
  *   it waits for the flush, the idle timer (twice its delay: the filesystem
  *   settles first) or pressure (issue 6: each packet at most once per flush
  *   interval). Nor when full while it holds the partly filled last block of a
  *   file being appended to (write kind 'partial', as tar's unaligned writes
- *   leave): the next append writes that block again. Writing out first reads only the missing
+ *   leave): the next append writes that block again. Under pressure the least
+ *   recently written packet goes first, but packets holding a directory (write kind
+ *   'directory') after all others: a tree copy changes them again (issue 6: tar x's
+ *   symlinks, made at its end). Writing out first reads only the missing
  *   sectors (read gather), then writes a snapshot of the whole packet. Writes
  *   arriving meanwhile land in the packet and dirty it again; nothing is lost.
  * - Write-outs of one packet are serialized through its `chain`.
@@ -55,8 +58,9 @@
  *   cannot be (a cycle: two packets each waiting for the other, or a write-out
  *   already running), the waiting sectors are written as the medium holds them
  *   (read back first) and stay dirty: the packet goes out again once what it
- *   waits for is on the medium. Within one packet nothing is ordered: a packet
- *   is written whole.
+ *   waits for is on the medium; at a flush, packets waiting for those sectors wait
+ *   for that second write (they are not cut too). Within one packet nothing is
+ *   ordered: a packet is written whole.
  * - This object must be the only writer of the device below it.
  */
 import createDebug from 'debug';
@@ -421,6 +425,7 @@ export class PacketDevice implements BlockDevice {
       entry.put(span.skip / ss, span.length / ss, data, srcOff);
       entry.lastTouched = ++this.clock;
       if (kind === 'metadata') entry.meta = true;
+      else if (kind === 'directory') entry.meta = entry.dir = true;
       this.noteOpenTail(entry, span.skip / ss, span.length / ss, kind === 'partial' && srcOff + span.length === data.length);
       srcOff += span.length;
       this.counters.bytesWritten += span.length;
@@ -673,6 +678,7 @@ export class PacketDevice implements BlockDevice {
       this.active.delete(entry.packet);
       this.activeBytes -= entry.buf.length;
       entry.meta = false;
+      entry.dir = false;
       if (this.openTail?.entry === entry) this.openTail = null;
       // Clean: whatever waits for it is met (satisfied() asks only about active packets).
       this.writtenAt.delete(entry.packet);
@@ -686,8 +692,8 @@ export class PacketDevice implements BlockDevice {
 
   /**
    * Free room under the dirty limit: wait for a packet in flight, else write back the
-   * least recently written idle packet (what it waits for first). False when there is
-   * nothing to wait for.
+   * least recently written idle packet, holding no directory if there is one (what it
+   * waits for first). False when there is nothing to wait for.
    */
   private async makeRoom(): Promise<boolean> {
     // A held run is on its way to the device: send it rather than wait for its timer.
@@ -702,14 +708,22 @@ export class PacketDevice implements BlockDevice {
 
   private async makeRoomNow(): Promise<boolean> {
     let oldest: PacketEntry | null = null;
+    let oldestDir: PacketEntry | null = null;
     let busy: PacketEntry | null = null;
     for (const e of this.active.values()) {
       if (e.phase === 'idle' && !e.queued && e.dirtyCount > 0) {
-        if (!oldest || e.lastTouched < oldest.lastTouched) oldest = e;
+        // Packets holding directories go last: a tree copy changes them again (issue 6: tar x's
+        // symlinks, made at its end, dirtied packets written under pressure a moment before).
+        if (e.dir) {
+          if (!oldestDir || e.lastTouched < oldestDir.lastTouched) oldestDir = e;
+        } else if (!oldest || e.lastTouched < oldest.lastTouched) {
+          oldest = e;
+        }
       } else if (e.phase !== 'idle' || e.queued) {
         busy ??= e;
       }
     }
+    oldest ??= oldestDir;
     // Packets already on their way to the device free room soon: wait for one rather than
     // write out another, partly dirty one (a read gather, a rewrite when it is dirtied again,
     // and on a drive a place at the end of the queue behind the writes in flight).
@@ -834,6 +848,10 @@ export class PacketDevice implements BlockDevice {
   /**
    * Write `list` one after another, each after what it waits for; then once more the ones
    * that had to keep sectors as on the medium (what they waited for is written by then).
+   * A packet that waits for sectors another one of `list` kept as on the medium (a cycle cut
+   * there) waits for that packet's second write instead of keeping its own sectors too: else
+   * one cycle's cut ran up the chain of packets waiting on it, each written twice (issue 6:
+   * the directories from a tar x's last file up to the root, 6 rewrites at one flush).
    */
   private async writeAll(list: PacketEntry[], reason: Reason, onError: (e: unknown) => void): Promise<void> {
     // What this waits for may be a full packet on its way: nothing is held meanwhile.
@@ -841,18 +859,49 @@ export class PacketDevice implements BlockDevice {
     this.releaseHeld();
     try {
       for (let pass = 0; pass < 4 && list.length; pass++) {
+        const members = new Set(list);
+        const later = new Set<PacketEntry>();
         for (const entry of this.inOrder(list)) {
+          if (pass < 3 && this.waitsForSecondWrite(entry, members, later)) {
+            later.add(entry);
+            continue;
+          }
           try {
             await this.writeBack(entry, reason, pass === 3);
           } catch (e) {
             onError(e);
           }
         }
-        list = list.filter((e) => this.rolledBack.has(e) && e.dirtyCount > 0 && this.active.get(e.packet) === e);
+        list = [...list.filter((e) => this.rolledBack.has(e)), ...later].filter((e) => e.dirtyCount > 0 && this.active.get(e.packet) === e);
       }
     } finally {
       this.waiting--;
     }
+  }
+
+  /**
+   * Whether `entry` waits for a packet put off to the next pass (`later`), or for one of
+   * `members` whose last write-out kept sectors as on the medium (it goes out again in this
+   * writeAll) and that does not itself wait on `entry`.
+   */
+  private waitsForSecondWrite(entry: PacketEntry, members: Set<PacketEntry>, later: Set<PacketEntry>): boolean {
+    if (this.rolledBack.size === 0) return false;
+    for (const p of this.prerequisites(entry)) {
+      if (later.has(p)) return true;
+      if (!this.rolledBack.has(p) || !members.has(p)) continue;
+      // In a cycle with `entry` (p waits on it, through others): writing it is what lets p go.
+      const seen = new Set<PacketEntry>([p]);
+      const stack = [p];
+      let cycle = false;
+      while (stack.length && !cycle) {
+        for (const q of this.prerequisites(stack.pop()!)) {
+          if (q === entry) cycle = true;
+          else if (!seen.has(q)) { seen.add(q); stack.push(q); }
+        }
+      }
+      if (!cycle) return true;
+    }
+    return false;
   }
 
   /** A write-out of `packet` succeeded with the snapshot taken at `snap`: constraints waiting for it may be met. */

@@ -39,6 +39,8 @@ export class PacketEntry {
   queued: Promise<void> | null = null;
   /** Metadata was written into it since it was last clean: it is likely to be written again soon. */
   meta = false;
+  /** A directory's metadata was written into it since it was last clean (write kind 'directory'). */
+  dir = false;
   /** Logical clock when the write-out in flight took its snapshot (ordering constraints). */
   snapClock = 0;
 

@@ -191,6 +191,29 @@ describe('ordering', () => {
     expect(checked.problems).toEqual([]);
   });
 
+  test('under pressure packets holding directories go last, even when they are the oldest', async () => {
+    const { log, dev } = setup({ cacheBytes: 8 * PB, dirtyBytes: 3 * PB });
+    await dev.write(4 * SPP, sector(1), 'directory'); // the oldest: a directory, changed again later
+    await dev.write(6 * SPP, sector(2), 'metadata');
+    await dev.write(9 * SPP, sector(3), 'metadata');
+    await dev.write(11 * SPP, sector(4), 'metadata'); // a fourth packet: room is made
+    await settle();
+    expect(packetsWritten(log)).toEqual([6]);
+    await dev.write(4 * SPP + 1, sector(5), 'directory'); // ... as tar does at its end: no rewrite
+    await dev.write(12 * SPP, sector(6), 'metadata');
+    await settle();
+    expect(packetsWritten(log)).toEqual([6, 9]);
+    await dev.flush();
+    expect(wear(dev)[4]).toBe(1);
+    // Only directories dirty: the oldest of them goes.
+    await dev.write(20 * SPP, sector(7), 'directory');
+    await dev.write(21 * SPP, sector(8), 'directory');
+    await dev.write(22 * SPP, sector(9), 'directory');
+    await dev.write(23 * SPP, sector(10), 'directory');
+    await settle();
+    expect(packetsWritten(log).slice(-1)).toEqual([20]);
+  });
+
   test('the idle write-back honours it too', async () => {
     jest.useFakeTimers({ doNotFake: ['queueMicrotask'] }); // the device write step gathers a tick's packets in a microtask
     try {
@@ -270,6 +293,48 @@ describe('ordering', () => {
       expect(mem.data.subarray(s * SS, (s + 1) * SS).equals(sector(v))).toBe(true);
     }
     expect(mem.data.subarray(4 * SPP * SS, 8 * SPP * SS).equals(old.subarray(4 * SPP * SS, 8 * SPP * SS))).toBe(true);
+    expect(log.violations).toEqual([]);
+  });
+
+  test('a cycle cut at a flush: the packets waiting on the sectors it held wait for its second write, each written once', async () => {
+    const { mem, checked, log, dev } = setup();
+    // The cycle of the test above (packets 3 and 8); packet 12 waits on the waiting sectors of
+    // both (whichever is cut), packet 15 on packet 12: a chain of directories up to the root.
+    // Each of the two has a sector that waits for nothing too, so it could go out in part.
+    await dev.write(3 * SPP, sector(1), 'metadata');
+    await dev.write(8 * SPP, sector(2), 'metadata');
+    dev.order({ lba: 8 * SPP, count: 1 }, { lba: 3 * SPP + 1, count: 1 });
+    dev.order({ lba: 3 * SPP, count: 1 }, { lba: 8 * SPP + 1, count: 1 });
+    await dev.write(3 * SPP + 1, sector(3), 'metadata');
+    await dev.write(8 * SPP + 1, sector(4), 'metadata');
+    dev.order({ lba: 3 * SPP + 1, count: 1 }, { lba: 12 * SPP, count: 1 });
+    dev.order({ lba: 8 * SPP + 1, count: 1 }, { lba: 12 * SPP, count: 1 });
+    await dev.write(12 * SPP, sector(5), 'metadata');
+    await dev.write(12 * SPP + 7, sector(6), 'metadata');
+    dev.order({ lba: 12 * SPP, count: 1 }, { lba: 15 * SPP, count: 1 });
+    await dev.write(15 * SPP, sector(7), 'metadata');
+    await dev.write(15 * SPP + 7, sector(8), 'metadata');
+    checked.check = all(
+      before(8 * SPP, sector(2), 3 * SPP + 1, sector(3)),
+      before(3 * SPP, sector(1), 8 * SPP + 1, sector(4)),
+      before(3 * SPP + 1, sector(3), 12 * SPP, sector(5)),
+      before(8 * SPP + 1, sector(4), 12 * SPP, sector(5)),
+      before(12 * SPP, sector(5), 15 * SPP, sector(7)),
+    );
+    await dev.flush();
+    expect(checked.problems).toEqual([]);
+    // Only the cut packet is written twice, and nothing of the chain goes before its second write.
+    const order = packetsWritten(log);
+    expect(order).toHaveLength(5);
+    expect(order[0]).toBe(order[2]);
+    expect(order.slice(3)).toEqual([12, 15]);
+    expect(wear(dev)[12]).toBe(1);
+    expect(wear(dev)[15]).toBe(1);
+    expect(dev.stats().orderRollbacks).toBe(1);
+    for (const [sec, v] of [[3 * SPP, 1], [8 * SPP, 2], [3 * SPP + 1, 3], [8 * SPP + 1, 4], [12 * SPP, 5], [12 * SPP + 7, 6], [15 * SPP, 7], [15 * SPP + 7, 8]]) {
+      expect(mem.data.subarray(sec * SS, (sec + 1) * SS).equals(sector(v))).toBe(true);
+    }
+    expect(dev.stats().orderWaits).toBe(0);
     expect(log.violations).toEqual([]);
   });
 

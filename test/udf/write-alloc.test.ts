@@ -7,10 +7,10 @@
 import { Allocator, PARTLY_INDEX } from '../../src/udf/write/alloc';
 
 /** A map of `n` blocks, all free except `used`. */
-function map(n: number, used: number[] = [], packet = 8): Allocator {
+function map(n: number, used: number[] = [], packet = 8, phase = 0): Allocator {
   const free = new Uint8Array(Math.ceil(n / 8));
   for (let b = 0; b < n; b++) if (!used.includes(b)) free[b >> 3] |= 1 << (b & 7);
-  return new Allocator(free, n, packet);
+  return new Allocator(free, n, packet, phase);
 }
 
 describe('Allocator', () => {
@@ -30,6 +30,33 @@ describe('Allocator', () => {
       const [got] = a.allocate(1, undefined);
       expect(Math.floor(got.block / packet)).toBe(firstPartly);
     }
+  });
+
+  it('counts packets as the medium does when the partition does not start one (a phase), a byte or a bit at a time', () => {
+    let x = 11;
+    for (const [n, packet, phase] of [[1003, 16, 1], [1003, 16, 9], [4096, 32, 5], [1003, 5, 2], [13, 8, 3], [600, 16, 15]]) {
+      const used: number[] = [];
+      for (let b = 0; b < n; b++) if (((x = (x * 1103515245 + 12345) % 2147483648) >> 16) % 3 === 0) used.push(b);
+      const a = map(n, used, packet, phase);
+      expect(a.freeBlocks).toBe(n - used.length);
+      const pkOf = (b: number) => Math.floor((b + phase) / packet);
+      const firstPartly = Array.from({ length: pkOf(n - 1) + 1 }, (_, pk) => pk).find((pk) => {
+        const size = Math.min(n, (pk + 1) * packet - phase) - Math.max(0, pk * packet - phase);
+        const u = used.filter((b) => pkOf(b) === pk).length;
+        return u > 0 && u < size;
+      })!;
+      const [got] = a.allocate(1, undefined);
+      expect(a.packetOf(got.block)).toBe(pkOf(got.block));
+      expect(pkOf(got.block)).toBe(firstPartly);
+      expect(a.packetEnd(got.block)).toBe(Math.min(n, (pkOf(got.block) + 1) * packet - phase));
+    }
+    // Blocks 15..29 used: with the medium's packets starting at partition block 15 (phase 1) that
+    // is one packet with a block free (30); counted from block 0, two partly used packets, the first at 0.
+    const used = Array.from({ length: 15 }, (_, i) => 15 + i);
+    expect(map(64, used, 16, 1).allocate(1, undefined)).toEqual([{ block: 30, count: 1 }]);
+    expect(map(64, used, 16, 0).allocate(1, undefined)).toEqual([{ block: 0, count: 1 }]);
+    // A run that starts a packet, when asked for.
+    expect(map(64, [], 16, 1).allocateRun(3, 2, undefined, undefined, true)).toEqual({ block: 15, count: 3 });
   });
 
   it('takes a contiguous run at the goal', () => {

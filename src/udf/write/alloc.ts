@@ -8,10 +8,13 @@
  * mounted (in memory only), so the file entries created in it don't split it
  * into many extents: other readers (7-Zip) don't follow allocation extent
  * descriptors. Reservations give way when nothing else is free.
- * File data and metadata (entries, directories) go to packets of their own
- * (kinds, in memory only): a packet of data is written once as it fills, and
- * one of metadata collects its updates while it is dirty (issue 6). A packet
- * of the other kind is used only when nothing else is free.
+ * File data, files' entries and directories (entries and blocks) go to packets
+ * of their own (kinds, in memory only): a packet of data is written once as it
+ * fills, and one of metadata collects its updates while it is dirty (issue 6);
+ * directories change again after their files' entries are done (names added,
+ * times set after their contents), and the packet layer keeps their packets
+ * for the flush under pressure (write kind 'directory'). A packet of another
+ * kind is used only when nothing else is free.
  * How the map is loaded and stored (bitmap or table) is spacemap.ts's business.
  */
 import createDebug from 'debug';
@@ -19,9 +22,9 @@ import { FsError } from '../../errors';
 
 const debug = createDebug('pktfs:udf:alloc');
 
-/** What an allocation is for: entries and directories, or file data. */
-export type BlockKind = 'meta' | 'data';
-const KIND_CODE: Record<BlockKind, number> = { meta: 1, data: 2 };
+/** What an allocation is for: entries (and allocation extents), file data, or directories (their entries and blocks). */
+export type BlockKind = 'meta' | 'data' | 'dir';
+const KIND_CODE: Record<BlockKind, number> = { meta: 1, data: 2, dir: 3 };
 
 /**
  * Up to this many partly used packets, a small allocation picks the nearest of them from the
@@ -82,23 +85,55 @@ export class Allocator {
   /**
    * @param free bit i set = block i free; `numBits` blocks are managed.
    * @param packetBlocks packet size in blocks (1 disables packet preferences).
+   * @param phase blocks of the medium's packet before block 0 (the partition's start modulo
+   *   the packet size): packet k holds blocks [k*packetBlocks - phase, (k+1)*packetBlocks - phase).
+   *   The packets are the medium's (the packet layer's): mkudffs starts an hd image's partition
+   *   at block 257, and packets counted from block 0 of the partition each lay across two of the
+   *   medium's, so kinds kept apart here were not apart on the medium (issue 6).
    */
-  constructor(readonly free: Uint8Array, readonly numBits: number, readonly packetBlocks: number) {
-    this.usage = new Uint32Array(Math.ceil(numBits / packetBlocks));
+  constructor(readonly free: Uint8Array, readonly numBits: number, readonly packetBlocks: number, phase = 0) {
+    this.phase = packetBlocks > 1 ? ((phase % packetBlocks) + packetBlocks) % packetBlocks : 0;
+    this.usage = new Uint32Array(Math.ceil((numBits + this.phase) / packetBlocks));
     this.kinds = new Uint8Array(this.usage.length);
-    // A byte at a time where each byte lies in one packet (a 100 GB volume has 49 million
-    // blocks: bit by bit took 0.4-2 s of its mount); the bits past the last whole byte one by one.
-    const whole = packetBlocks % 8 === 0 ? numBits >> 3 : 0;
+    // A byte at a time (a 100 GB volume has 49 million blocks: bit by bit took 0.4-2 s of its
+    // mount), split where a packet boundary falls inside it; the bits past the last whole byte one by one.
+    const whole = packetBlocks >= 8 ? numBits >> 3 : 0;
     for (let byte = 0; byte < whole; byte++) {
-      const n = POPCOUNT[free[byte]];
-      this.freeCount += n;
-      this.usage[((byte * 8) / packetBlocks) | 0] += 8 - n;
+      const v = free[byte];
+      this.freeCount += POPCOUNT[v];
+      const at = byte * 8 + this.phase;
+      const pk = (at / packetBlocks) | 0;
+      const t = (pk + 1) * packetBlocks - at; // bits of this byte in packet pk
+      if (t >= 8) {
+        this.usage[pk] += 8 - POPCOUNT[v];
+      } else {
+        this.usage[pk] += t - POPCOUNT[v & ((1 << t) - 1)];
+        this.usage[pk + 1] += 8 - t - POPCOUNT[v >> t];
+      }
     }
     for (let i = whole * 8; i < numBits; i++) {
       if (this.isFree(i)) this.freeCount++;
-      else this.usage[Math.floor(i / packetBlocks)]++;
+      else this.usage[this.packetOf(i)]++;
     }
     for (let pk = 0; pk < this.usage.length; pk++) this.notePartly(pk);
+  }
+
+  /** Blocks of the medium's packet before block 0 (see the constructor). */
+  readonly phase: number;
+
+  /** The packet holding block `b`. */
+  packetOf(b: number): number {
+    return Math.floor((b + this.phase) / this.packetBlocks);
+  }
+
+  /** The first block of packet `pk` (the first packet may be cut short by the phase). */
+  private packetStart(pk: number): number {
+    return Math.max(0, pk * this.packetBlocks - this.phase);
+  }
+
+  /** The block after the end of the packet holding block `b` (at most numBits). */
+  packetEnd(b: number): number {
+    return Math.min(this.numBits, (this.packetOf(b) + 1) * this.packetBlocks - this.phase);
   }
 
   /** Keep `partly` in step with packet `pk`'s usage. */
@@ -130,7 +165,7 @@ export class Allocator {
   private usable(b: number): boolean {
     if (!this.isFree(b)) return false;
     if (this.heldBack.size > 0 && this.heldBack.has(b)) return false;
-    if (this.kind !== 0 && !this.kindFits(Math.floor(b / this.packetBlocks))) return false;
+    if (this.kind !== 0 && !this.kindFits(this.packetOf(b))) return false;
     if (!this.strict) return true;
     const o = this.reserved.get(b);
     return o === undefined || o === this.owner;
@@ -160,8 +195,9 @@ export class Allocator {
   /**
    * `count` contiguous blocks: the first free run long enough at or after
    * `goal` (wrapping), not touching what others keep; undefined when there is none.
+   * `aligned`: only a run that starts a packet.
    */
-  allocateRun(count: number, goal: number, owner?: number, kind?: BlockKind): Piece | undefined {
+  allocateRun(count: number, goal: number, owner?: number, kind?: BlockKind, aligned = false): Piece | undefined {
     this.owner = owner;
     this.strict = true;
     this.kind = kind && this.packetBlocks > 1 ? KIND_CODE[kind] : 0;
@@ -172,6 +208,10 @@ export class Allocator {
         const b = (start + i) % this.numBits;
         if (b + count > this.numBits) {
           i += this.numBits - b;
+          continue;
+        }
+        if (aligned && this.packetStart(this.packetOf(b)) !== b) {
+          i += this.packetEnd(b) - b;
           continue;
         }
         const n = this.runFrom(b, count);
@@ -205,10 +245,10 @@ export class Allocator {
     for (let i = b; i < b + n; i++) {
       this.reserved.delete(i);
       this.free[i >> 3] &= ~(1 << (i & 7));
-      const pk = Math.floor(i / this.packetBlocks);
+      const pk = this.packetOf(i);
       if (this.mark !== 0 && (this.kinds[pk] === 0 || this.usage[pk] === 0)) this.kinds[pk] = this.mark;
       this.usage[pk]++;
-      if (i === b + n - 1 || (i + 1) % this.packetBlocks === 0) this.notePartly(pk);
+      if (i === b + n - 1 || this.packetOf(i + 1) !== pk) this.notePartly(pk);
     }
     this.freeCount -= n;
     this.dirty = true;
@@ -222,12 +262,12 @@ export class Allocator {
   }
 
   private packetSize(pk: number): number {
-    return Math.min(this.packetBlocks, this.numBits - pk * this.packetBlocks);
+    return Math.min(this.numBits, (pk + 1) * this.packetBlocks - this.phase) - this.packetStart(pk);
   }
 
   /** First free block of packet `pk` at or after `from` (wrapping inside the packet). */
   private firstFreeIn(pk: number, from: number): number {
-    const start = pk * this.packetBlocks;
+    const start = this.packetStart(pk);
     const size = this.packetSize(pk);
     const skip = from >= start && from < start + size ? from - start : 0;
     for (let i = 0; i < size; i++) {
@@ -240,7 +280,7 @@ export class Allocator {
   /** The first packet from the one holding `from` (wrapping) that `ok` accepts, or -1. */
   private findPacket(from: number, ok: (pk: number) => boolean): number {
     const n = this.usage.length;
-    const first = Math.floor(from / this.packetBlocks) % n;
+    const first = this.packetOf(from) % n;
     for (let i = 0; i < n; i++) {
       const pk = (first + i) % n;
       this.packetsExamined++;
@@ -252,7 +292,7 @@ export class Allocator {
   /** What findPacket(from, pk => partly(pk) && ok(pk)) finds, looking only at the partly used packets. */
   private nearestPartly(from: number, ok: (pk: number) => boolean): number {
     const n = this.usage.length;
-    const first = Math.floor(from / this.packetBlocks) % n;
+    const first = this.packetOf(from) % n;
     let best = -1;
     let bestDistance = n;
     for (const pk of this.partly) {
@@ -274,7 +314,7 @@ export class Allocator {
     const partly = (pk: number) => this.usage[pk] > 0 && this.usage[pk] < this.packetSize(pk);
     const empty = (pk: number) => this.usage[pk] === 0;
     const someFree = (pk: number) => this.usage[pk] < this.packetSize(pk);
-    if (goal !== undefined && this.usable(goal) && fresh(Math.floor(goal / pb))) return goal;
+    if (goal !== undefined && this.usable(goal) && fresh(this.packetOf(goal))) return goal;
     // File data not continuing where it left off goes on where data went last.
     const start = this.mark === KIND_CODE.data ? this.dataCursor : goal ?? this.cursor;
     const from = Math.min(this.numBits - 1, Math.max(0, start));
@@ -369,10 +409,10 @@ export class Allocator {
       if (b < 0 || b >= this.numBits) throw new FsError('EIO', `freeing block ${b} outside the space map (${this.numBits})`);
       if (this.isFree(b)) throw new FsError('EIO', `block ${b} freed twice`);
       this.free[b >> 3] |= 1 << (b & 7);
-      this.usage[Math.floor(b / this.packetBlocks)]--;
-      this.notePartly(Math.floor(b / this.packetBlocks));
+      this.usage[this.packetOf(b)]--;
+      this.notePartly(this.packetOf(b));
       if (wear) {
-        this.justFreed.add(Math.floor(b / this.packetBlocks));
+        this.justFreed.add(this.packetOf(b));
         this.heldBack.add(b);
       }
     }

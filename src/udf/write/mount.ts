@@ -108,7 +108,8 @@ export async function mountWritable(p: MountParts): Promise<WritableUdfVolume | 
     ?? (part.kind === 'sparable' ? part.packetLength : Math.max(1, Math.floor(DEFAULT_PACKET_BYTES / bs)));
   let map: SpaceMap | string;
   try {
-    map = await loadSpaceMap(p.space, part, pd, packetBlocks);
+    // The medium's packets are counted from its first block, the allocator's from the partition's.
+    map = await loadSpaceMap(p.space, part, pd, packetBlocks, part.start % packetBlocks);
   } catch (e) {
     map = spaceMapError(e);
   }

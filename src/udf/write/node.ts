@@ -58,10 +58,10 @@ function isDirectory(node: WNode): boolean {
 
 /** Where a node's blocks go (alloc.ts kinds) and how their writes are hinted (the packet layer). */
 function blockKind(node: WNode): BlockKind {
-  return isDirectory(node) ? 'meta' : 'data';
+  return isDirectory(node) ? 'dir' : 'data';
 }
 function writeKind(node: WNode): WriteKind {
-  return isDirectory(node) ? 'metadata' : 'data';
+  return isDirectory(node) ? 'directory' : 'data';
 }
 
 /** A run of `count` blocks of a file: recorded (0), allocated only (1) or a hole (2), 4/14.14.1.1. */
@@ -262,7 +262,9 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
   const data = node.inline!;
   const bs = ctx.space.disc.blockSize;
   // Allocate before letting go of the embedded copy: ENOSPC must leave the node as it was.
-  const pieces = data.length > 0 ? ctx.alloc.allocate(ceilDiv(data.length, bs), node.loc.logicalBlockNum + 1, undefined, blockKind(node)) : [];
+  const n = ceilDiv(data.length, bs);
+  const goal = node.loc.logicalBlockNum + 1;
+  const pieces = data.length === 0 ? [] : isDirectory(node) ? allocateDirBlocks(ctx, node, n, goal, n) : ctx.alloc.allocate(n, goal, undefined, blockKind(node));
   node.inline = null;
   node.runs = [];
   node.tail = undefined;
@@ -305,24 +307,42 @@ function blocksToAllocate(node: WNode, offset: number, end: number, bs: number):
 }
 
 /**
- * Blocks for a growing directory, with room after them kept for its next
- * growth (as much again as it has, within limits; alloc.ts reservations), so
- * that it stays in few extents.
+ * Blocks for a growing directory (or one whose FIDs leave its ICB), with room
+ * after them kept for its next growth (as much again as it has, within limits,
+ * and at least the rest of the packet it ends in; alloc.ts reservations), so
+ * that it stays in few extents. A new extent goes into the packet of the
+ * directory's own entry when it has room, else it starts an empty packet where
+ * one is free. No other entry then comes after the directory's blocks in their
+ * packet: the packet layer writes an entry before the FID naming it and a
+ * directory's blocks before its entry, and a directory's block in the packet
+ * where the entries of its subdirectory's files then went made two packets
+ * waiting for each other, one of them written twice at a flush (tar x, issue 6);
+ * so did its entry and a subdirectory's in one packet, its blocks in another.
  */
 function allocateDirBlocks(ctx: WriteCtx, node: WNode, count: number, goal: number, dirBlocks: number): Piece[] {
   const room = Math.min(DIR_RESERVE_MAX, Math.max(DIR_RESERVE_MIN, dirBlocks));
+  const keep = (end: number): void => ctx.alloc.reserve(end, Math.max(room, ctx.alloc.packetEnd(end - 1) - end), node.ino);
   if (ctx.alloc.runLength(goal, count, node.ino) >= count) {
     // It continues where it ends (into the room it kept, or free space): keep room after that too.
-    const got = ctx.alloc.allocate(count, goal, node.ino, 'meta');
+    const got = ctx.alloc.allocate(count, goal, node.ino, 'dir');
     const last = got[got.length - 1];
-    ctx.alloc.reserve(last.block + last.count, room, node.ino);
+    keep(last.block + last.count);
     return got;
   }
-  // A new extent, where there is room to grow after it; else wherever blocks are free.
-  const run = ctx.alloc.allocateRun(count + room, goal, node.ino, 'meta');
-  if (!run) return ctx.alloc.allocate(count, goal, node.ino, 'meta');
+  // A new extent: in the packet of the directory's own entry if it has room (nothing then waits
+  // between the two), else where there is room to grow after it; else wherever blocks are free.
+  const at = node.loc.logicalBlockNum;
+  for (let b = Math.max(0, ctx.alloc.packetEnd(at) - ctx.alloc.packetBlocks); ctx.alloc.packetBlocks > 1 && b + count <= ctx.alloc.packetEnd(at); b++) {
+    if (ctx.alloc.runLength(b, count, node.ino) < count) continue;
+    const got = ctx.alloc.allocate(count, b, node.ino, 'dir');
+    keep(got[got.length - 1].block + got[got.length - 1].count);
+    return got;
+  }
+  const run = (ctx.alloc.packetBlocks > 1 ? ctx.alloc.allocateRun(count + room, goal, node.ino, 'dir', true) : undefined)
+    ?? ctx.alloc.allocateRun(count + room, goal, node.ino, 'dir');
+  if (!run) return ctx.alloc.allocate(count, goal, node.ino, 'dir');
   ctx.alloc.release(run.block + count, room, false);
-  ctx.alloc.reserve(run.block + count, room, node.ino);
+  keep(run.block + count);
   return [{ block: run.block, count }];
 }
 
@@ -620,6 +640,6 @@ export async function storeNode(ctx: WriteCtx, node: WNode): Promise<void> {
     tagIdent: e.kind === 'fe' ? TAG_FE : TAG_EFE, descVersion: e.descTag.descVersion, tagSerialNum: e.descTag.tagSerialNum,
     tagLocation: node.loc.logicalBlockNum, crcLength: fixed + e.lengthExtendedAttr + e.lengthAllocDescs - 16,
   });
-  await writePartBlocks(space, node.loc.partitionReferenceNum, node.loc.logicalBlockNum, buf, 'metadata');
+  await writePartBlocks(space, node.loc.partitionReferenceNum, node.loc.logicalBlockNum, buf, isDirectory(node) ? 'directory' : 'metadata');
   node.dirty = false;
 }

@@ -22,7 +22,7 @@ export type SpaceMap =
   | { kind: 'table'; ref: number; at: number; use: Use; extType: number; alloc: Allocator };
 
 /** Why the partition's space cannot be managed, or the map. */
-export async function loadSpaceMap(space: Space, part: Partition, pd: Pd, packetBlocks: number): Promise<SpaceMap | string> {
+export async function loadSpaceMap(space: Space, part: Partition, pd: Pd, packetBlocks: number, phase = 0): Promise<SpaceMap | string> {
   const h = decodePartitionHeader(pd.partitionContentsUse);
   const bs = space.disc.blockSize;
   if (h.freedSpaceTable.extLength > 0 || h.freedSpaceBitmap.extLength > 0) {
@@ -42,7 +42,7 @@ export async function loadSpaceMap(space: Space, part: Partition, pd: Pd, packet
     const d = sbd.decode(buf, 0);
     const numBits = Math.min(d.numOfBits, part.length, d.bitmap.length * 8);
     debug('partition %d: space bitmap at %d, %d bits', part.ref, at, numBits);
-    return { kind: 'bitmap', ref: part.ref, at, blocks, sbd: d, alloc: new Allocator(Uint8Array.from(d.bitmap), numBits, packetBlocks) };
+    return { kind: 'bitmap', ref: part.ref, at, blocks, sbd: d, alloc: new Allocator(Uint8Array.from(d.bitmap), numBits, packetBlocks, phase) };
   }
   if (hasTable) {
     const at = h.unallocSpaceTable.extPosition;
@@ -62,7 +62,7 @@ export async function loadSpaceMap(space: Space, part: Partition, pd: Pd, packet
       for (let b = a.extPosition; b < a.extPosition + Math.floor(len / bs) && b < part.length; b++) free[b >> 3] |= 1 << (b & 7);
     }
     debug('partition %d: unallocated space table at %d', part.ref, at);
-    return { kind: 'table', ref: part.ref, at, use: u, extType, alloc: new Allocator(free, part.length, packetBlocks) };
+    return { kind: 'table', ref: part.ref, at, use: u, extType, alloc: new Allocator(free, part.length, packetBlocks, phase) };
   }
   return 'the partition has no unallocated space bitmap or table';
 }

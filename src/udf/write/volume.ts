@@ -404,7 +404,8 @@ export class WritableUdfVolume implements WritableVolume {
   /** A new file entry in its own block near `near`, written at once (before any FID names it). */
   private async newNode(fileType: number, mode: number, uid: number, gid: number, near: LbAddr): Promise<WNode> {
     checkSpace(this.ctx, 1, 'new file entry');
-    const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1, undefined, 'meta');
+    // (Directories' entries in packets of their own: alloc.ts kinds.)
+    const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1, undefined, fileType === FT_DIRECTORY ? 'dir' : 'meta');
     const loc: LbAddr = { logicalBlockNum: piece.block, partitionReferenceNum: this.ctx.ref };
     const now = dateToTimestamp(new Date());
     const d = this.m.defaults;
