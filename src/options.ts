@@ -79,6 +79,19 @@ interface OptionSpec {
   apply(o: MountOptions, value: string, name: string): void;
 }
 
+/** An `on|off` option: `set` records which. */
+function onOff(help: string, set: (o: MountOptions, on: boolean) => void): OptionSpec {
+  return {
+    takes: 'value',
+    value: 'on|off',
+    help,
+    apply: (o, v, n) => {
+      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
+      set(o, v === 'on');
+    },
+  };
+}
+
 function integer(name: string, value: string, min: number, max: number, radix = 10): number {
   const re = radix === 8 ? /^[0-7]+$/ : /^\d+$/;
   const n = re.test(value) ? parseInt(value, radix) : NaN;
@@ -186,42 +199,10 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
     help: 'seconds the kernel may keep names it looked up, found or not (1, read-only mounts 30)',
     apply: (o, v, n) => (o.entryTimeout = seconds(n, v)),
   },
-  direct_read: {
-    takes: 'value',
-    value: 'on|off',
-    help: 'on (the default): reads of files unchanged in an image are answered by the FUSE binding from the image itself; off: all through pktfs',
-    apply: (o, v, n) => {
-      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
-      o.directRead = v === 'on';
-    },
-  },
-  attr_cache: {
-    takes: 'value',
-    value: 'on|off',
-    help: 'on (the default): pktfs keeps the attributes it answered and answers stat from them until a change; off: every stat reaches pktfs',
-    apply: (o, v, n) => {
-      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
-      o.attrCache = v === 'on';
-    },
-  },
-  write_behind: {
-    takes: 'value',
-    value: 'on|off',
-    help: 'on (the default): writes are answered at once and run in order behind the answer (not near a full disc, and at most 8 MiB at a time); a failure is reported by the next close or fsync; off: each write answered after it ran',
-    apply: (o, v, n) => {
-      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
-      o.writeBehind = v === 'on';
-    },
-  },
-  fast_open: {
-    takes: 'value',
-    value: 'on|off',
-    help: 'on (the default): the FUSE binding answers read-only opens of files in the attribute cache, and their closes, itself; off: all through pktfs',
-    apply: (o, v, n) => {
-      if (v !== 'on' && v !== 'off') throw new OptionError(`-o ${n}=${v}: must be on or off`);
-      o.fastOpen = v === 'on';
-    },
-  },
+  direct_read: onOff('on (the default): reads of files unchanged in an image are answered by the FUSE binding from the image itself; off: all through pktfs', (o, on) => (o.directRead = on)),
+  attr_cache: onOff('on (the default): pktfs keeps the attributes it answered and answers stat from them until a change; off: every stat reaches pktfs', (o, on) => (o.attrCache = on)),
+  write_behind: onOff('on (the default): writes are answered at once and run in order behind the answer (not near a full disc, and at most 8 MiB at a time); a failure is reported by the next close or fsync; off: each write answered after it ran', (o, on) => (o.writeBehind = on)),
+  fast_open: onOff('on (the default): the FUSE binding answers read-only opens of files in the attribute cache, and their closes, itself; off: all through pktfs', (o, on) => (o.fastOpen = on)),
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },
   atime: { takes: 'flag', help: '', apply: refuseAtime },
   strictatime: { takes: 'flag', help: '', apply: refuseAtime },
