@@ -54,8 +54,10 @@ maybe('a writable mount', () => {
     vol.writeError = () => (asked++, writeError());
     mnt = path.join(dir, 'mnt');
     fs.mkdirSync(mnt);
+    // A write answered before it ran sends the close right after it to pktfs, which waits for
+    // it (write-behind.ts; test/fuse/write-behind.test.ts): here every write is answered after it.
     mount = await PktfsMount.mount(stack.volume, mnt, {
-      source: image.path, readOnly: false, pollMs: 200,
+      source: image.path, readOnly: false, pollMs: 200, writeBehind: false,
       pktinfo: { mode: 'hidden', packets: stack.packets, mount: { source: image.path, ...stack.facts } },
     });
   });

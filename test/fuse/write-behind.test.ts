@@ -178,6 +178,21 @@ maybe('writes answered before they run', () => {
     expect(await fsp.readFile(path.join(m.mnt, 'after'), 'utf8')).toBe('after\n');
   });
 
+  test('once the queued writes have run, the binding answers close(2) itself again', async () => {
+    const m = await mountNew([]);
+    const stats = async (): Promise<{ fastFlushes: number; writeBehind: WriteBehindStats }> =>
+      JSON.parse(await fsp.readFile(path.join(m.mnt, '.pktinfo/stats.json'), 'utf8'));
+    const fd = await open(path.join(m.mnt, 'f'), 'w');
+    await write(fd, pseudoRandom('f', 50000));
+    // A stat waits for the write before it: then nothing is queued.
+    await fstat(fd);
+    const before = await stats();
+    expect(before.writeBehind).toMatchObject({ writes: 1, queuedBytes: 0 });
+    await close(fd);
+    // That close, and the close of stats.json read for `before` (counted after it was made).
+    expect((await stats()).fastFlushes).toBe(before.fastFlushes + 2);
+  });
+
   test('fsync reports it too', async () => {
     const m = await mountNew([]);
     const fh = await fsp.open(path.join(m.mnt, 'synced'), 'w');
