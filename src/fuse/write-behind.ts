@@ -71,13 +71,7 @@ export class WriteBehind {
     }
     const info = this.vol.info;
     if (info.freeBlocks * info.blockSize < 2 * (this.queued + len) + WRITE_BEHIND.marginBytes) return false;
-    let pending: Error | undefined;
-    try {
-      pending = this.vol.writeError();
-    } catch {
-      return false;
-    }
-    if (pending) return false;
+    if (this.errorWaits()) return false;
     const copy = Buffer.allocUnsafeSlow(len);
     data.copy(copy);
     // Before the answer: the close(2) that may follow at once must come to the flush op.
@@ -85,8 +79,8 @@ export class WriteBehind {
     this.queued += len;
     this.counts.writes++;
     this.counts.bytes += len;
-    const done = this.vol.write(file.ino, pos, copy).then(
-      () => this.settled(len),
+    const done: Promise<void> = this.vol.write(file.ino, pos, copy).then(
+      () => this.settled(len, file, done),
       (e: unknown) => {
         this.counts.failures++;
         debug('write of %d bytes at %d of inode %d, answered before it ran, failed: %s', len, pos, file.ino, (e as Error).message);
@@ -96,13 +90,10 @@ export class WriteBehind {
           file.behindError = e;
           this.failed.add(file);
         }
-        this.settled(len);
+        this.settled(len, file, done);
       },
     );
     file.behind = done;
-    void done.then(() => {
-      if (file.behind === done) file.behind = undefined;
-    });
     return true;
   }
 
@@ -124,17 +115,20 @@ export class WriteBehind {
     this.vol.deferWriteError(e);
   }
 
-  private settled(len: number): void {
+  private settled(len: number, file: OpenFile, done: Promise<void>): void {
     this.queued -= len;
-    if (this.busy) return;
-    let pending: Error | undefined;
+    if (file.behind === done) file.behind = undefined;
+    // With an error waiting, the flush op turns it on again itself once it has reported it.
+    if (!this.busy && !this.errorWaits()) this.ctx.fastFlush?.(true);
+  }
+
+  /** A write error waits to be reported by the volume (or it can't tell: as if one did). */
+  private errorWaits(): boolean {
     try {
-      pending = this.vol.writeError();
+      return this.vol.writeError() !== undefined;
     } catch {
-      return;
+      return true;
     }
-    // The flush op turns it on again itself once it has reported what is pending.
-    if (!pending) this.ctx.fastFlush?.(true);
   }
 
   /** Writes answered before they ran are queued now, or a handle's failure waits for its close(2). */

@@ -12,8 +12,9 @@ import path from 'path';
 import { promisify } from 'util';
 import { openStack, closeStack, type Stack } from '../../bin/stack';
 import { FsError } from '../../src/errors';
+import { OpsContext } from '../../src/fuse/context';
 import { PktfsMount } from '../../src/fuse/mount';
-import type { WriteBehindStats } from '../../src/fuse/write-behind';
+import { WriteBehind, type WriteBehindStats } from '../../src/fuse/write-behind';
 import { parseMountOptions, splitOptions } from '../../src/options';
 import { isWritable, type WritableVolume } from '../../src/udf/types';
 import { haveTools } from '../helpers/tools';
@@ -230,5 +231,53 @@ maybe('writes answered before they run', () => {
     await writeInChunks(path.join(m.mnt, 'f'), pseudoRandom('f', 100_000), 10240);
     expect(await writeBehind(m)).toBeNull();
     expect((await readDirect(path.join(m.mnt, 'f'))).equals(pseudoRandom('f', 100_000))).toBe(true);
+  });
+});
+
+describe('a failure nobody reported before the handle went (no mount)', () => {
+  /** A volume whose writes fail when `fail()` is called, and that records deferred errors. */
+  function setup(): { wb: WriteBehind; ctx: OpsContext; fail: () => void; deferred: unknown[] } {
+    const deferred: unknown[] = [];
+    let fail!: () => void;
+    const vol = {
+      rootIno: 1,
+      info: { freeBlocks: 1 << 20, blockSize: 2048 },
+      writeError: () => undefined,
+      deferWriteError: (e: unknown) => deferred.push(e),
+      write: () => new Promise<number>((_, reject) => (fail = () => reject(new FsError('EIO', 'gone')))),
+    } as unknown as WritableVolume & { deferWriteError(e: unknown): void };
+    const ctx = new OpsContext(vol, false);
+    // As a mount does (mount.ts): the context tells it of released handles.
+    const wb = (ctx.writeBehind = new WriteBehind(ctx, vol));
+    return { wb, ctx, fail: () => fail(), deferred };
+  }
+  const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  test('failing after the release: the volume reports it', async () => {
+    const { wb, ctx, fail, deferred } = setup();
+    const fh = ctx.addFile({ ino: 5, path: '/f' });
+    expect(wb.write(fh, 0, Buffer.from('data'))).toBe(true);
+    ctx.removeFile(fh);
+    fail();
+    await settle();
+    expect(deferred).toHaveLength(1);
+    expect(wb.stats()).toMatchObject({ failures: 1, queuedBytes: 0 });
+    expect(wb.busy).toBe(false);
+  });
+
+  test('failed, then released unreported: handed to the volume, once', async () => {
+    const { wb, ctx, fail, deferred } = setup();
+    const fh = ctx.addFile({ ino: 5, path: '/f' });
+    expect(wb.write(fh, 0, Buffer.from('data'))).toBe(true);
+    fail();
+    await settle();
+    expect(deferred).toHaveLength(0);
+    expect(wb.busy).toBe(true);
+    // Another write of that handle waits for its own answer until the failure is reported.
+    expect(wb.write(fh, 4, Buffer.from('more'))).toBe(false);
+    ctx.removeFile(fh);
+    expect(deferred).toHaveLength(1);
+    expect(wb.busy).toBe(false);
+    expect(wb.take(fh)).toBeUndefined();
   });
 });
