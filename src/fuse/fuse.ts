@@ -163,6 +163,13 @@ export interface AttrCacheStats {
   drops: number;
   clears: number;
   evictions: number;
+  /**
+   * Lookups of names not there answered by the binding (ENOENT), in directories made through
+   * the mount whose every name it knows; how many such directories it tracks. Absent from a
+   * binding without them (capability 256).
+   */
+  negatives?: number;
+  completeDirs?: number;
 }
 
 /** Parent directory of an absolute path ('/a/b' -> '/a', '/a' -> '/'). */
@@ -337,8 +344,9 @@ export class PktfsFuse extends Fuse {
   /** The binding's attribute cache counters; undefined before the mount or without the cache in the binding. */
   attrCacheStats(): AttrCacheStats | undefined {
     if (!bindingAttrCache || !this._thread) return undefined;
-    const [capacity, entries, hits, misses, stores, refused, drops, clears, evictions] = binding.fuse_native_attr_cache_stats(this._thread) as number[];
-    return { capacity, entries, hits, misses, stores, refused, drops, clears, evictions };
+    const [capacity, entries, hits, misses, stores, refused, drops, clears, evictions, negatives, completeDirs] = binding.fuse_native_attr_cache_stats(this._thread) as number[];
+    const stats: AttrCacheStats = { capacity, entries, hits, misses, stores, refused, drops, clears, evictions };
+    return negatives === undefined ? stats : { ...stats, negatives, completeDirs };
   }
 
   /** Forget every cached attribute (pktfs changed some without a request naming the path). */

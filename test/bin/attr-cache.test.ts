@@ -32,6 +32,8 @@ interface CacheStats {
   drops: number;
   clears: number;
   evictions: number;
+  negatives: number;
+  completeDirs: number;
 }
 
 let tmp: string;
@@ -242,6 +244,82 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
     // Reading stats.json looked up .pktinfo and the file again: not one of those was stored.
     expect(cacheStats(m).entries - before.entries).toBe(0);
   });
+});
+
+describeIf('names not there, in directories made through the mount, answered by the binding', () => {
+  // A tree copy looks up every name before it makes it. In a directory the mount made, the
+  // binding knows every name made since, so the lookup of any other is ENOENT without pktfs.
+  let m: Mount;
+  beforeAll(async () => {
+    m = await mount(NO_KERNEL_CACHE);
+  }, 60000);
+  afterAll(async () => {
+    if (m) await unmount(m);
+  });
+  const at = (rel: string): string => path.join(m.mnt, rel);
+  const absent = (rel: string): void => expect(() => fs.lstatSync(at(rel))).toThrow(/ENOENT/);
+
+  test('a name is absent until made, found once made (files, links, fifos, directories), absent again once removed', async () => {
+    fs.mkdirSync(at('d'));
+    const s0 = cacheStats(m);
+    absent('d/f');
+    const s1 = cacheStats(m);
+    expect(s1.negatives - s0.negatives).toBe(1);
+    expect(s1.misses - s0.misses).toBe(1);
+    fs.writeFileSync(at('d/f'), 'file');
+    fs.linkSync(at('d/f'), at('d/hard'));
+    fs.symlinkSync('f', at('d/sym'));
+    await sh(`mkfifo ${at('d/fifo')}`);
+    fs.mkdirSync(at('d/sub'));
+    // Each found by a lookup that reached pktfs or the cache, never by a negative answer.
+    const s2 = cacheStats(m);
+    expect(fs.statSync(at('d/f')).size).toBe(4);
+    expect(fs.statSync(at('d/hard')).nlink).toBe(2);
+    expect(fs.readlinkSync(at('d/sym'))).toBe('f');
+    expect(fs.lstatSync(at('d/fifo')).isFIFO()).toBe(true);
+    expect(fs.statSync(at('d/sub')).isDirectory()).toBe(true);
+    expect(cacheStats(m).negatives).toBe(s2.negatives);
+    // A directory made here is one too, wherever it was made.
+    absent('d/sub/x');
+    expect(cacheStats(m).negatives).toBe(s2.negatives + 1);
+    fs.unlinkSync(at('d/hard'));
+    fs.rmdirSync(at('d/sub'));
+    const s3 = cacheStats(m);
+    absent('d/hard');
+    absent('d/sub');
+    expect(cacheStats(m).negatives - s3.negatives).toBe(2);
+    expect(fs.statSync(at('d/f')).nlink).toBe(1);
+    expect(fs.readdirSync(at('d')).sort()).toEqual(['f', 'fifo', 'sym']);
+  });
+
+  test('a name renamed into such a directory is found there (a rename forgets every directory)', () => {
+    fs.mkdirSync(at('from'));
+    fs.writeFileSync(at('from/moved'), 'moved');
+    fs.mkdirSync(at('to'));
+    absent('to/moved');
+    const before = cacheStats(m);
+    expect(before.completeDirs).toBeGreaterThan(0);
+    // (The kernel looks the new name up first: that lookup is answered here.)
+    fs.renameSync(at('from/moved'), at('to/moved'));
+    const after = cacheStats(m);
+    expect(after.completeDirs).toBe(0);
+    expect(fs.readFileSync(at('to/moved'), 'utf8')).toBe('moved');
+    absent('from/moved');
+    expect(cacheStats(m).negatives).toBe(after.negatives);
+  });
+
+  test('directories the mount did not make ask pktfs', async () => {
+    fs.mkdirSync(at('kept'));
+    fs.writeFileSync(at('kept/a'), 'a');
+    await unmount(m);
+    m = await mount(NO_KERNEL_CACHE, m.img);
+    const before = cacheStats(m);
+    expect(fs.readFileSync(at('kept/a'), 'utf8')).toBe('a');
+    absent('kept/b');
+    const d = delta(before, cacheStats(m));
+    expect(d.negatives).toBe(0);
+    expect(d.misses).toBeGreaterThan(0);
+  }, 60000);
 });
 
 describeIf('a change pktfs makes with no request naming the file', () => {
