@@ -308,6 +308,40 @@ describeIf('names not there, in directories made through the mount, answered by 
     expect(cacheStats(m).negatives).toBe(after.negatives);
   });
 
+  test('four processes making, linking, moving and removing names in the same directories never see a wrong answer', async () => {
+    // Each process checks, after every step, that its own names are there or not as they should
+    // be; the directories are shared, so one's lookups run while the others' changes are in flight.
+    const worker = path.join(tmp, 'names-worker.sh');
+    fs.writeFileSync(worker, `
+      M=$1; W=$2
+      fail() { echo "worker $W step $i: $*" >&2; exit 1; }
+      for i in $(seq 1 60); do
+        d=$M/s$((i % 3)); e=$M/s$(((i + 1) % 3)); f=$d/w$W-$i; h=$d/w$W-$i-link
+        [ -e $f ] && fail "$f there before it was made"
+        echo $i > $f || fail "write"
+        [ -e $f ] || fail "$f not there once made"
+        ln $f $h && [ -e $h ] || fail "$h not there once linked"
+        mkdir $d/w$W-$i-dir && [ ! -e $d/w$W-$i-dir/x ] || fail "a name in a new directory"
+        touch $d/w$W-$i-dir/x && [ -e $d/w$W-$i-dir/x ] || fail "x not there once made"
+        rm -r $d/w$W-$i-dir && [ ! -e $d/w$W-$i-dir ] || fail "a directory there once removed"
+        rm $h && [ ! -e $h ] || fail "$h there once removed"
+        if [ $((i % 5)) = 0 ]; then
+          mv $f $e/w$W-$i-moved && [ ! -e $f ] && [ "$(cat $e/w$W-$i-moved)" = $i ] || fail "rename"
+        elif [ $((i % 2)) = 0 ]; then
+          rm $f && [ ! -e $f ] || fail "$f there once removed"
+        fi
+      done`);
+    for (const d of ['s0', 's1', 's2']) fs.mkdirSync(at(d));
+    const before = cacheStats(m);
+    const runs = await Promise.all([1, 2, 3, 4].map((w) => run('bash', [worker, m.mnt, String(w)], { timeout: 120000, input: '' })));
+    for (const r of runs) expect(r.stderr).toBe('');
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    expect(cacheStats(m).negatives - before.negatives).toBeGreaterThan(100);
+    // 60 names a process, a third removed, some moved: what is left is what should be.
+    const left = ['s0', 's1', 's2'].flatMap((d) => fs.readdirSync(at(d)));
+    expect(left.length).toBe(4 * 60 - 4 * 24);
+  }, 180000);
+
   test('directories the mount did not make ask pktfs', async () => {
     fs.mkdirSync(at('kept'));
     fs.writeFileSync(at('kept/a'), 'a');
