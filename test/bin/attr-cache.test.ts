@@ -84,23 +84,38 @@ afterAll(async () => {
   if (tmp) await removeDir(tmp);
 });
 
-describeIf('the attribute cache, with the kernel caching nothing', () => {
-  let m: Mount;
+/** The mount of a describe block: made before its tests, unmounted after them. */
+function sharedMount(opts: string[]): { readonly m: Mount; at(rel: string): string; remount(): Promise<void> } {
+  let m: Mount | undefined;
   beforeAll(async () => {
-    m = await mount(NO_KERNEL_CACHE);
+    m = await mount(opts);
   }, 60000);
   afterAll(async () => {
     if (m) await unmount(m);
   });
-  const at = (rel: string): string => path.join(m.mnt, rel);
+  return {
+    get m(): Mount {
+      return m!;
+    },
+    at: (rel: string): string => path.join(m!.mnt, rel),
+    async remount(): Promise<void> {
+      await unmount(m!);
+      m = await mount(opts, m!.img);
+    },
+  };
+}
+
+describeIf('the attribute cache, with the kernel caching nothing', () => {
+  const mounted = sharedMount(NO_KERNEL_CACHE);
+  const at = mounted.at;
 
   test('repeated stats of a file and the directories above it are answered by the cache', () => {
     fs.mkdirSync(at('r/s'), { recursive: true });
     fs.writeFileSync(at('r/s/f'), 'data');
     fs.statSync(at('r/s/f'));
-    const before = cacheStats(m);
+    const before = cacheStats(mounted.m);
     for (let i = 0; i < 20; i++) expect(fs.statSync(at('r/s/f')).size).toBe(4);
-    const d = delta(before, cacheStats(m));
+    const d = delta(before, cacheStats(mounted.m));
     expect(before.capacity).toBeGreaterThan(0);
     // Each stat: a lookup of r, s and f (libfuse's lookup is a getattr), none reaching pktfs.
     expect(d.hits).toBeGreaterThanOrEqual(60);
@@ -110,9 +125,9 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
   test('the getattr after a utimens comes from the cache (libfuse asks again after every setattr)', async () => {
     fs.writeFileSync(at('t'), 'x');
     fs.statSync(at('t'));
-    const before = cacheStats(m);
+    const before = cacheStats(mounted.m);
     await sh(`touch -d @1500000000 ${at('t')}; stat ${at('t')} >/dev/null`);
-    const d = delta(before, cacheStats(m));
+    const d = delta(before, cacheStats(mounted.m));
     expect(d.misses).toBe(0);
     expect(d.hits).toBeGreaterThan(0);
     expect(fs.statSync(at('t')).mtimeMs).toBe(1500000000 * 1000);
@@ -121,7 +136,7 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
   test('chmod, chown, utimens, writes and truncate show in the next stat', () => {
     const f = at('attrs');
     fs.writeFileSync(f, 'abc');
-    const hitsBefore = cacheStats(m).hits;
+    const hitsBefore = cacheStats(mounted.m).hits;
     expect(fs.statSync(f).mode & 0o7777).toBe(0o644);
     fs.chmodSync(f, 0o600);
     expect(fs.statSync(f).mode & 0o7777).toBe(0o600);
@@ -143,7 +158,7 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
     fs.truncateSync(f, 7);
     expect(fs.statSync(f).size).toBe(7);
     expect(fs.readFileSync(f, 'utf8')).toBe('abcdefg');
-    expect(cacheStats(m).hits).toBeGreaterThan(hitsBefore);
+    expect(cacheStats(mounted.m).hits).toBeGreaterThan(hitsBefore);
   });
 
   test('a directory shows its new size, link count and mtime after entries come and go', () => {
@@ -195,9 +210,9 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
     fs.writeFileSync(at('old/b/c/deep'), 'deep down');
     fs.writeFileSync(at('old/top'), 'top');
     for (const p of ['old', 'old/b', 'old/b/c', 'old/b/c/deep', 'old/top']) fs.statSync(at(p));
-    const before = cacheStats(m);
+    const before = cacheStats(mounted.m);
     fs.renameSync(at('old'), at('new'));
-    expect(cacheStats(m).clears).toBeGreaterThan(before.clears);
+    expect(cacheStats(mounted.m).clears).toBeGreaterThan(before.clears);
     for (const p of ['old', 'old/b', 'old/b/c/deep', 'old/top']) expect(() => fs.statSync(at(p))).toThrow(/ENOENT/);
     expect(fs.statSync(at('new/b/c/deep')).size).toBe(9);
     expect(fs.readFileSync(at('new/top'), 'utf8')).toBe('top');
@@ -234,36 +249,30 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
 
   test('.pktinfo files are never cached: each stat generates a newer snapshot', () => {
     const p = at('.pktinfo/stats.json');
-    fs.statSync(m.mnt);
-    const before = cacheStats(m);
+    fs.statSync(mounted.m.mnt);
+    const before = cacheStats(mounted.m);
     const a = fs.statSync(p);
     const b = fs.statSync(p);
     expect(b.mtimeMs).toBeGreaterThan(a.mtimeMs);
     expect(a.size).toBeGreaterThan(0);
     expect(fs.statSync(at('.pktinfo')).isDirectory()).toBe(true);
     // Reading stats.json looked up .pktinfo and the file again: not one of those was stored.
-    expect(cacheStats(m).entries - before.entries).toBe(0);
+    expect(cacheStats(mounted.m).entries - before.entries).toBe(0);
   });
 });
 
 describeIf('names not there, in directories made through the mount, answered by the binding', () => {
   // A tree copy looks up every name before it makes it. In a directory the mount made, the
   // binding knows every name made since, so the lookup of any other is ENOENT without pktfs.
-  let m: Mount;
-  beforeAll(async () => {
-    m = await mount(NO_KERNEL_CACHE);
-  }, 60000);
-  afterAll(async () => {
-    if (m) await unmount(m);
-  });
-  const at = (rel: string): string => path.join(m.mnt, rel);
+  const mounted = sharedMount(NO_KERNEL_CACHE);
+  const at = mounted.at;
   const absent = (rel: string): void => expect(() => fs.lstatSync(at(rel))).toThrow(/ENOENT/);
 
   test('a name is absent until made, found once made (files, links, fifos, directories), absent again once removed', async () => {
     fs.mkdirSync(at('d'));
-    const s0 = cacheStats(m);
+    const s0 = cacheStats(mounted.m);
     absent('d/f');
-    const s1 = cacheStats(m);
+    const s1 = cacheStats(mounted.m);
     expect(s1.negatives - s0.negatives).toBe(1);
     expect(s1.misses - s0.misses).toBe(1);
     fs.writeFileSync(at('d/f'), 'file');
@@ -272,22 +281,22 @@ describeIf('names not there, in directories made through the mount, answered by 
     await sh(`mkfifo ${at('d/fifo')}`);
     fs.mkdirSync(at('d/sub'));
     // Each found by a lookup that reached pktfs or the cache, never by a negative answer.
-    const s2 = cacheStats(m);
+    const s2 = cacheStats(mounted.m);
     expect(fs.statSync(at('d/f')).size).toBe(4);
     expect(fs.statSync(at('d/hard')).nlink).toBe(2);
     expect(fs.readlinkSync(at('d/sym'))).toBe('f');
     expect(fs.lstatSync(at('d/fifo')).isFIFO()).toBe(true);
     expect(fs.statSync(at('d/sub')).isDirectory()).toBe(true);
-    expect(cacheStats(m).negatives).toBe(s2.negatives);
+    expect(cacheStats(mounted.m).negatives).toBe(s2.negatives);
     // A directory made here is one too, wherever it was made.
     absent('d/sub/x');
-    expect(cacheStats(m).negatives).toBe(s2.negatives + 1);
+    expect(cacheStats(mounted.m).negatives).toBe(s2.negatives + 1);
     fs.unlinkSync(at('d/hard'));
     fs.rmdirSync(at('d/sub'));
-    const s3 = cacheStats(m);
+    const s3 = cacheStats(mounted.m);
     absent('d/hard');
     absent('d/sub');
-    expect(cacheStats(m).negatives - s3.negatives).toBe(2);
+    expect(cacheStats(mounted.m).negatives - s3.negatives).toBe(2);
     expect(fs.statSync(at('d/f')).nlink).toBe(1);
     expect(fs.readdirSync(at('d')).sort()).toEqual(['f', 'fifo', 'sym']);
   });
@@ -297,15 +306,15 @@ describeIf('names not there, in directories made through the mount, answered by 
     fs.writeFileSync(at('from/moved'), 'moved');
     fs.mkdirSync(at('to'));
     absent('to/moved');
-    const before = cacheStats(m);
+    const before = cacheStats(mounted.m);
     expect(before.completeDirs).toBeGreaterThan(0);
     // (The kernel looks the new name up first: that lookup is answered here.)
     fs.renameSync(at('from/moved'), at('to/moved'));
-    const after = cacheStats(m);
+    const after = cacheStats(mounted.m);
     expect(after.completeDirs).toBe(0);
     expect(fs.readFileSync(at('to/moved'), 'utf8')).toBe('moved');
     absent('from/moved');
-    expect(cacheStats(m).negatives).toBe(after.negatives);
+    expect(cacheStats(mounted.m).negatives).toBe(after.negatives);
   });
 
   test('four processes making, linking, moving and removing names in the same directories never see a wrong answer', async () => {
@@ -332,11 +341,11 @@ describeIf('names not there, in directories made through the mount, answered by 
         fi
       done`);
     for (const d of ['s0', 's1', 's2']) fs.mkdirSync(at(d));
-    const before = cacheStats(m);
-    const runs = await Promise.all([1, 2, 3, 4].map((w) => run('bash', [worker, m.mnt, String(w)], { timeout: 120000, input: '' })));
+    const before = cacheStats(mounted.m);
+    const runs = await Promise.all([1, 2, 3, 4].map((w) => run('bash', [worker, mounted.m.mnt, String(w)], { timeout: 120000, input: '' })));
     for (const r of runs) expect(r.stderr).toBe('');
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
-    expect(cacheStats(m).negatives - before.negatives).toBeGreaterThan(100);
+    expect(cacheStats(mounted.m).negatives - before.negatives).toBeGreaterThan(100);
     // 60 names a process, a third removed, some moved: what is left is what should be.
     const left = ['s0', 's1', 's2'].flatMap((d) => fs.readdirSync(at(d)));
     expect(left.length).toBe(4 * 60 - 4 * 24);
@@ -345,12 +354,11 @@ describeIf('names not there, in directories made through the mount, answered by 
   test('directories the mount did not make ask pktfs', async () => {
     fs.mkdirSync(at('kept'));
     fs.writeFileSync(at('kept/a'), 'a');
-    await unmount(m);
-    m = await mount(NO_KERNEL_CACHE, m.img);
-    const before = cacheStats(m);
+    await mounted.remount();
+    const before = cacheStats(mounted.m);
     expect(fs.readFileSync(at('kept/a'), 'utf8')).toBe('a');
     absent('kept/b');
-    const d = delta(before, cacheStats(m));
+    const d = delta(before, cacheStats(mounted.m));
     expect(d.negatives).toBe(0);
     expect(d.misses).toBeGreaterThan(0);
   }, 60000);
