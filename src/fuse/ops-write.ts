@@ -56,6 +56,19 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
   };
   const change = serve;
 
+  /**
+   * Make entry `path` with `make` (given its directory and name), and let the resolver know it:
+   * the attributes handed back with the answer (fuse.ts withEntryStats) are then found in the
+   * same tick, not by a lookup through the volume's queue (issue 6: one per directory copied).
+   */
+  const makeEntry = async (path: string, make: (dirIno: number, name: string) => Promise<number>): Promise<void> => {
+    const [dirIno, name] = await parentOf(path);
+    ctx.resolver.forget(path);
+    const since = ctx.resolver.mark();
+    const ino = await make(dirIno, name);
+    ctx.resolver.learn(splitPath(path)[0], [{ name, ino }], since);
+  };
+
   /** Throw (once) the failure of a write of handle `fh` that was answered before it ran. */
   const reportBehind = (fh: number): void => {
     const e = ctx.writeBehind?.take(fh);
@@ -116,27 +129,21 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
 
     mkdir(path: string, mode: number, cb: FuseCb): void {
       change(cb, 'mkdir', path, async () => {
-        const [dirIno, name] = await parentOf(path);
-        ctx.resolver.forget(path);
-        await vol.mkdir(dirIno, name, mode & 0o7777, owner.uid, owner.gid);
+        await makeEntry(path, (dirIno, name) => vol.mkdir(dirIno, name, mode & 0o7777, owner.uid, owner.gid));
         return [0];
       });
     },
 
     mknod(path: string, mode: number, dev: number, cb: FuseCb): void {
       change(cb, 'mknod', path, async () => {
-        const [dirIno, name] = await parentOf(path);
-        ctx.resolver.forget(path);
-        await vol.mknod(dirIno, name, mode, dev, owner.uid, owner.gid);
+        await makeEntry(path, (dirIno, name) => vol.mknod(dirIno, name, mode, dev, owner.uid, owner.gid));
         return [0];
       });
     },
 
     symlink(target: string, path: string, cb: FuseCb): void {
       change(cb, 'symlink', path, async () => {
-        const [dirIno, name] = await parentOf(path);
-        ctx.resolver.forget(path);
-        await vol.symlink(dirIno, name, target, owner.uid, owner.gid);
+        await makeEntry(path, (dirIno, name) => vol.symlink(dirIno, name, target, owner.uid, owner.gid));
         return [0];
       });
     },

@@ -68,6 +68,12 @@ function cacheStats(m: Mount): CacheStats {
   return s.attrCache;
 }
 
+/** How many getattrs pktfs answered through its volume queue (stats.json answers; .pktinfo's own are not counted). */
+function queuedGetattrs(m: Mount): number {
+  const s = JSON.parse(fs.readFileSync(path.join(m.mnt, '.pktinfo/stats.json'), 'utf8')) as { answers: Record<string, { count: number }> };
+  return s.answers.getattr?.count ?? 0;
+}
+
 const delta = (a: CacheStats, b: CacheStats): CacheStats =>
   Object.fromEntries(Object.keys(b).map((k) => [k, b[k as keyof CacheStats] - a[k as keyof CacheStats]])) as unknown as CacheStats;
 
@@ -190,6 +196,21 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
     expect(fs.statSync(at('dir')).mtimeMs).toBeGreaterThan(1000 * 1000);
     expect(() => fs.statSync(at('dir/created'))).toThrow(/ENOENT/);
     expect(fs.existsSync(at('dir/link'))).toBe(false); // a dangling link now
+  });
+
+  test('the attributes mkdir, symlink and mknod hand back are found in the same tick, not by a lookup through the volume', async () => {
+    fs.mkdirSync(at('made'));
+    // Reading stats.json looks .pktinfo up: those getattrs count in the next reading.
+    const first = queuedGetattrs(mounted.m);
+    const before = queuedGetattrs(mounted.m);
+    const reading = before - first;
+    fs.mkdirSync(at('made/dir'));
+    fs.symlinkSync('dir', at('made/sym'));
+    await sh(`mkfifo ${at('made/fifo')}`);
+    expect(queuedGetattrs(mounted.m) - before - reading).toBe(0);
+    expect(fs.statSync(at('made/dir')).isDirectory()).toBe(true);
+    expect(fs.readlinkSync(at('made/sym'))).toBe('dir');
+    expect(fs.lstatSync(at('made/fifo')).isFIFO()).toBe(true);
   });
 
   test('link: the first name shows two links, and one again after the second goes', () => {
