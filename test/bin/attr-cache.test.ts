@@ -244,6 +244,33 @@ describeIf('the attribute cache, with the kernel caching nothing', () => {
     expect(fs.statSync(at('new/top')).size).toBe(5);
   });
 
+  test('a file renamed: only its names and their directories are dropped, the rest stays cached', () => {
+    fs.mkdirSync(at('ren/a'), { recursive: true });
+    fs.mkdirSync(at('ren/b'));
+    fs.writeFileSync(at('ren/a/file'), 'renamed');
+    fs.writeFileSync(at('ren/b/other'), 'other');
+    fs.utimesSync(at('ren/a'), 1000, 1000);
+    fs.utimesSync(at('ren/b'), 1000, 1000);
+    for (const p of ['ren/a/file', 'ren/b/other', 'ren/a', 'ren/b']) fs.statSync(at(p));
+    const before = cacheStats(mounted.m);
+    fs.renameSync(at('ren/a/file'), at('ren/b/file'));
+    const d0 = delta(before, cacheStats(mounted.m));
+    expect(d0.clears).toBe(0);
+    // Both directories changed (their times), and the moved file is found under its new name only.
+    expect(fs.statSync(at('ren/a')).mtimeMs).toBeGreaterThan(1000 * 1000);
+    expect(fs.statSync(at('ren/b')).mtimeMs).toBeGreaterThan(1000 * 1000);
+    expect(fs.readFileSync(at('ren/b/file'), 'utf8')).toBe('renamed');
+    expect(() => fs.statSync(at('ren/a/file'))).toThrow(/ENOENT/);
+    const mid = cacheStats(mounted.m);
+    expect(fs.statSync(at('ren/b/other')).size).toBe(5);
+    expect(delta(mid, cacheStats(mounted.m)).misses).toBe(0);
+    // A file renamed over another: the name shows the moved file.
+    fs.statSync(at('ren/b/file'));
+    fs.renameSync(at('ren/b/file'), at('ren/b/other'));
+    expect(fs.readFileSync(at('ren/b/other'), 'utf8')).toBe('renamed');
+    expect(fs.readdirSync(at('ren/b'))).toEqual(['other']);
+  });
+
   test('stats while two processes append never see a size go back (answers computed before a write in flight are not kept)', async () => {
     const f = at('appended');
     fs.writeFileSync(f, '');
@@ -322,19 +349,38 @@ describeIf('names not there, in directories made through the mount, answered by 
     expect(fs.readdirSync(at('d')).sort()).toEqual(['f', 'fifo', 'sym']);
   });
 
-  test('a name renamed into such a directory is found there (a rename forgets every directory)', () => {
+  test('a file moved into such a directory is found there, and is not in the old one', () => {
     fs.mkdirSync(at('from'));
     fs.writeFileSync(at('from/moved'), 'moved');
+    fs.statSync(at('from/moved'));
     fs.mkdirSync(at('to'));
     absent('to/moved');
     const before = cacheStats(mounted.m);
-    expect(before.completeDirs).toBeGreaterThan(0);
     // (The kernel looks the new name up first: that lookup is answered here.)
     fs.renameSync(at('from/moved'), at('to/moved'));
     const after = cacheStats(mounted.m);
-    expect(after.completeDirs).toBe(0);
+    expect(after.clears).toBe(before.clears);
+    expect(after.completeDirs).toBe(before.completeDirs);
     expect(fs.readFileSync(at('to/moved'), 'utf8')).toBe('moved');
     absent('from/moved');
+    expect(cacheStats(mounted.m).negatives).toBe(after.negatives + 1);
+    expect(fs.readdirSync(at('from'))).toEqual([]);
+  });
+
+  test('a directory moved forgets every directory (what is under it moves too)', () => {
+    fs.mkdirSync(at('from2/sub'), { recursive: true });
+    fs.writeFileSync(at('from2/sub/f'), 'f');
+    fs.mkdirSync(at('to2'));
+    absent('to2/sub');
+    fs.statSync(at('from2/sub'));
+    const before = cacheStats(mounted.m);
+    expect(before.completeDirs).toBeGreaterThan(0);
+    fs.renameSync(at('from2/sub'), at('to2/sub'));
+    const after = cacheStats(mounted.m);
+    expect(after.completeDirs).toBe(0);
+    expect(after.clears).toBeGreaterThan(before.clears);
+    expect(fs.readFileSync(at('to2/sub/f'), 'utf8')).toBe('f');
+    absent('from2/sub');
     expect(cacheStats(mounted.m).negatives).toBe(after.negatives);
   });
 
