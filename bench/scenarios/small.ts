@@ -3,6 +3,8 @@
  * pktfs, fuse2fs on an ext2 image of the same size, and a plain directory:
  *   cp -a      copy of the tree, then unmount until the server has exited (the time to the disc)
  *   tar x      extraction of a tarball of the tree, then unmount
+ *   rsync -a   the tree copied by rsync (each file written under a temporary name, then renamed),
+ *              then unmount (and that copy removed, untimed); skipped without rsync
  *   find+stat  page cache dropped, fresh mount, `find -printf` of size and mode of every entry
  *   rm -rf     removal of both copies, then unmount
  * meta: on the mount with the tree, stat of every entry, open/close of every file and readdir of
@@ -10,6 +12,7 @@
  * The disc's side after cp -a and tar x (pktfs): amplification, rewrites (and those within a flush
  * interval), metadata packets per file.
  */
+import { spawnSync } from 'child_process';
 import { join, dirname, basename } from 'path';
 import { lstatSync, openSync, closeSync, readdirSync, readlinkSync } from 'fs';
 import { type Config, type Target, type PacketStats, pktfsTarget, fuse2fsTarget, dirTarget, nullfsTarget, sh, dropCaches, now, timed, log } from '../harness';
@@ -48,6 +51,8 @@ export async function small(cfg: Config): Promise<Row[]> {
   const tarball = join(cfg.work, 'tree.tar');
   sh('tar', ['cf', tarball, '-C', dirname(cfg.tree), basename(cfg.tree)]);
   log(`${S}: ${cfg.tree}: ${tree.files.length} files, ${tree.dirs.length} directories, ${(treeBytes / 1e6).toFixed(0)} MB`);
+  const haveRsync = spawnSync('rsync', ['--version']).status === 0;
+  if (!haveRsync) log(`${S}: no rsync: the rsync -a row is skipped`);
   const targets: Target[] = [pktfsTarget(cfg, 'pktfs', join(cfg.work, 'small.udf')), fuse2fsTarget(cfg, join(cfg.work, 'small.ext2')), dirTarget(cfg)];
   const d: Record<string, Record<string, number[]>> = {};
   const push = (c: string, target: string, v: number): void => { ((d[c] ??= {})[target] ??= []).push(v); };
@@ -72,6 +77,18 @@ export async function small(cfg: Config): Promise<Row[]> {
       t1 = now();
       await m.unmount();
       push('tar x', t.name, secs + now() - t1);
+
+      if (haveRsync) {
+        m = await t.mount();
+        secs = timed(() => sh('rsync', ['-a', `${cfg.tree}/`, join(m.mnt, 'r')]));
+        t1 = now();
+        await m.unmount();
+        push('rsync -a', t.name, secs + now() - t1);
+        // Gone again (not timed), so that what follows finds the volume as before.
+        m = await t.mount();
+        sh('rm', ['-rf', join(m.mnt, 'r')]);
+        await m.unmount();
+      }
 
       dropCaches();
       m = await t.mount();
