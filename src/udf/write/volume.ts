@@ -13,7 +13,7 @@ import type { WritableVolume, VolumeInfo, Attr, AttrMs, DirEntry, DirectMap, Set
 import { type Space, prefetchEntries, PREFETCH_ENTRIES, directMapOf } from '../icb';
 import { entryToAttr, entryToAttrMs, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
 import { decodePathComponents, pathComponentsToPosix } from '../symlink';
-import { dateToTimestamp } from '../time';
+import { dateToTimestamp, msToTimestamp } from '../time';
 import type { LbAddr, LongAd } from '../codec/primitives';
 import {
   FT_DIRECTORY, FT_REGULAR, FT_SYMLINK, FT_FIFO, FT_SOCKET, ICB_FLAG_AD_IN_ICB, ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY,
@@ -304,7 +304,7 @@ export class WritableUdfVolume implements WritableVolume {
   }
 
   private touch(n: WNode, data: boolean): void {
-    const now = dateToTimestamp(new Date());
+    const now = msToTimestamp(Date.now());
     if (data) n.entry.modificationTime = now;
     n.entry.attrTime = now;
     n.dirty = true;
@@ -407,7 +407,7 @@ export class WritableUdfVolume implements WritableVolume {
     // (Directories' entries in packets of their own: alloc.ts kinds.)
     const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1, undefined, fileType === FT_DIRECTORY ? 'dir' : 'meta');
     const loc: LbAddr = { logicalBlockNum: piece.block, partitionReferenceNum: this.ctx.ref };
-    const now = dateToTimestamp(new Date());
+    const now = msToTimestamp(Date.now());
     const d = this.m.defaults;
     // (Written out rather than spread into an FE and an EFE: a spread of this many fields cost
     // ~7 µs a create, issue 6. Each kind's fields in the order its codec decodes them, so a new
