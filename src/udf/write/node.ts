@@ -419,7 +419,13 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
   const end = offset + data.length;
   const bs = ctx.space.disc.blockSize;
   if (node.inline) {
-    if (end > node.inline.length) node.inline = Buffer.concat([node.inline, Buffer.alloc(end - node.inline.length)]);
+    if (end > node.inline.length) {
+      // Grown in one buffer (not a concat with a zeroed one): what was there, zeros up to `offset`.
+      const grown = Buffer.allocUnsafe(end);
+      node.inline.copy(grown, 0);
+      if (offset > node.inline.length) grown.fill(0, node.inline.length, offset);
+      node.inline = grown;
+    }
     data.copy(node.inline, offset);
   } else if (data.length > 0) {
     // Walk the runs over the touched blocks; each run is contiguous on the partition.

@@ -41,6 +41,13 @@ const MAX_SYMLINK_BYTES = 64 << 10;
 /** What a new entry holds before anything is written into it: nothing can be written into zero bytes, so one serves every entry. */
 const EMPTY_BUFFER = Buffer.alloc(0);
 const EMPTY_BYTES = new Uint8Array(0);
+/**
+ * The parent ICB (4/14.6.7) and extended attribute and stream ICBs (4/14.9.16, 4/14.17.20) a new
+ * entry does not have: nothing changes them in place (an entry gets new ones), so every new
+ * entry shares these (as format and fsck do; issue 6: fewer objects kept per cached node).
+ */
+const NO_PARENT_ICB: LbAddr = { logicalBlockNum: 0, partitionReferenceNum: 0 };
+const NO_ICB: LongAd = { extLength: 0, extLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, implUse: new Uint8Array(6) };
 /** 4/14.9.5: owner may change attributes and delete (bits 13, 14), as Linux sets them. */
 const PERM_U_CHATTR = 0x2000;
 const PERM_U_DELETE = 0x4000;
@@ -404,7 +411,7 @@ export class WritableUdfVolume implements WritableVolume {
   /* ------------------------------------------------------------ creating */
 
   /** A new file entry in its own block near `near`, written at once (before any FID names it). */
-  private async newNode(fileType: number, mode: number, uid: number, gid: number, near: LbAddr): Promise<WNode> {
+  private newNode(fileType: number, mode: number, uid: number, gid: number, near: LbAddr): WNode {
     checkSpace(this.ctx, 1, 'new file entry');
     // (Directories' entries in packets of their own: alloc.ts kinds.)
     const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1, undefined, fileType === FT_DIRECTORY ? 'dir' : 'meta');
@@ -418,22 +425,21 @@ export class WritableUdfVolume implements WritableVolume {
     const descTag = { ...d.descTag, tagIdent: d.kind === 'fe' ? TAG_FE : TAG_EFE, tagLocation: piece.block };
     const icbTag = {
       priorRecordedNumDirectEntries: 0, strategyType: ICB_STRATEGY_4, strategyParameter: 0, numEntries: 1,
-      fileType, parentICBLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, flags: ICB_FLAG_AD_IN_ICB | modeToIcbFlags(mode),
+      fileType, parentICBLocation: NO_PARENT_ICB, flags: ICB_FLAG_AD_IN_ICB | modeToIcbFlags(mode),
     };
-    const noIcb = (): LongAd => ({ extLength: 0, extLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, implUse: new Uint8Array(6) });
     const entry: Fe | Efe = d.kind === 'fe'
       ? {
         kind: 'fe', descTag, icbTag, uid: uid >>> 0, gid: gid >>> 0, permissions: modeToPermissions(mode),
         fileLinkCount: 1, recordFormat: 0, recordDisplayAttr: 0, recordLength: 0,
         informationLength: 0, logicalBlocksRecorded: 0, accessTime: now, modificationTime: now, attrTime: now, checkpoint: 1,
-        extendedAttrICB: noIcb(), impIdent: PKTFS_IMP_IDENT, uniqueID: this.m.lvid.nextUniqueId(),
+        extendedAttrICB: NO_ICB, impIdent: PKTFS_IMP_IDENT, uniqueID: this.m.lvid.nextUniqueId(),
         lengthExtendedAttr: 0, lengthAllocDescs: 0, extendedAttr: EMPTY_BYTES, allocDescs: EMPTY_BYTES,
       }
       : {
         kind: 'efe', descTag, icbTag, uid: uid >>> 0, gid: gid >>> 0, permissions: modeToPermissions(mode),
         fileLinkCount: 1, recordFormat: 0, recordDisplayAttr: 0, recordLength: 0,
         informationLength: 0, objectSize: 0, logicalBlocksRecorded: 0, accessTime: now, modificationTime: now, createTime: now,
-        attrTime: now, checkpoint: 1, extendedAttrICB: noIcb(), streamDirectoryICB: noIcb(), impIdent: PKTFS_IMP_IDENT,
+        attrTime: now, checkpoint: 1, extendedAttrICB: NO_ICB, streamDirectoryICB: NO_ICB, impIdent: PKTFS_IMP_IDENT,
         uniqueID: this.m.lvid.nextUniqueId(), lengthExtendedAttr: 0, lengthAllocDescs: 0, extendedAttr: EMPTY_BYTES, allocDescs: EMPTY_BYTES,
       };
     const node: WNode = {
@@ -455,7 +461,7 @@ export class WritableUdfVolume implements WritableVolume {
 
   private async addNonDir(dirIno: number, name: string, fileType: number, mode: number, uid: number, gid: number, data?: Buffer): Promise<number> {
     const d = await this.freshName(dirIno, name);
-    const n = await this.newNode(fileType, mode, uid, gid, d.node.loc);
+    const n = this.newNode(fileType, mode, uid, gid, d.node.loc);
     try {
       if (data) await writeNode(this.ctx, n, 0, data);
       // The entry reaches the packet layer before the FID that names it: a crash must never leave
@@ -495,7 +501,7 @@ export class WritableUdfVolume implements WritableVolume {
     return this.run(async () => {
       const parent = await this.freshName(dirIno, name);
       if (parent.node.entry.fileLinkCount >= MAX_LINKS) throw new FsError('EMLINK', `directory ${dirIno} has ${MAX_LINKS} links`);
-      const n = await this.newNode(FT_DIRECTORY, mode, uid, gid, parent.node.loc);
+      const n = this.newNode(FT_DIRECTORY, mode, uid, gid, parent.node.loc);
       const d = newDir(this.ctx, n, this.m.defaults.descTag, icbLongAd(parent.node.loc, this.bs, parent.node.entry.uniqueID));
       try {
         await this.store(n);
