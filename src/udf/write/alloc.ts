@@ -415,7 +415,8 @@ export class Allocator {
       for (const p of pieces) this.release(p.block, p.count, false);
       throw new FsError('ENOSPC', `${count} blocks wanted, no more free`);
     }
-    debug('allocated %d blocks in %d pieces from %d', count, pieces.length, pieces[0]?.block);
+    // (Asked first: a disabled debug() still costs its call, on every allocation.)
+    if (debug.enabled) debug('allocated %d blocks in %d pieces from %d', count, pieces.length, pieces[0]?.block);
     return pieces;
   }
 

@@ -289,7 +289,7 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
     if (data.length % bs !== 0) node.tail = { block: last.block + last.count - 1, buf: Buffer.from(padded.subarray((count - 1) * bs)) };
   }
   node.dirty = true;
-  debug('inode %d: data moved out of the ICB', node.ino);
+  if (debug.enabled) debug('inode %d: data moved out of the ICB', node.ino);
 }
 
 /** Blocks a write of [offset, end) would allocate: holes and new blocks in the range, or the data leaving the ICB. */
