@@ -159,6 +159,7 @@ export class ImageDevice implements BlockDevice {
   /** fs.read or fs.write of one buffer on the descriptor, counted while it runs (close() waits for it). */
   private call(fn: typeof fsRead | typeof fsWrite, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
     const fd = this.fh.fd;
+    if (fd < 0) return this.closedError();
     this.inflight++;
     return new Promise((resolve, reject) => {
       try {
@@ -177,6 +178,7 @@ export class ImageDevice implements BlockDevice {
   /** fs.readv or fs.writev on the descriptor, likewise. */
   private callv(fn: typeof fsReadv | typeof fsWritev, bufs: Buffer[], pos: number): Promise<number> {
     const fd = this.fh.fd;
+    if (fd < 0) return this.closedError();
     this.inflight++;
     return new Promise((resolve, reject) => {
       try {
@@ -190,6 +192,11 @@ export class ImageDevice implements BlockDevice {
         reject(e);
       }
     });
+  }
+
+  /** What a call after close() gets (the handle's descriptor is -1 by then). */
+  private closedError(): Promise<number> {
+    return Promise.reject(new FsError('EBADF', `${this.description} is closed`));
   }
 
   private settled(): void {

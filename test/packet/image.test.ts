@@ -58,3 +58,13 @@ test('closing an image waits for the reads and writes still in flight on its des
   for (let i = 0; i < 48; i++) expectSameBytes(back.subarray(i * 4 * sectorSize, (i + 1) * 4 * sectorSize), pattern(4 * sectorSize, i), `write ${i}`);
   expectSameBytes(back.subarray(250 * sectorSize, 252 * sectorSize), Buffer.concat([pattern(sectorSize, 100), pattern(sectorSize, 101)]), 'writev');
 });
+
+test('reads and writes of a closed image fail with EBADF', async () => {
+  const file = path.join(dir, 'img-closed');
+  await fsp.writeFile(file, Buffer.alloc(16 * 2048));
+  const image = await ImageDevice.open(file, { sectorSize: 2048 });
+  await image.close();
+  for (const p of [image.read(0, 1), image.write(0, Buffer.alloc(2048)), image.writev(0, [Buffer.alloc(2048)]), image.readInto(0, [Buffer.alloc(2048)])]) {
+    await expect(p).rejects.toMatchObject({ errno: 'EBADF' });
+  }
+});
