@@ -4,6 +4,9 @@
  */
 import type { Timestamp } from './codec/primitives';
 
+/** 400 Gregorian years: 146097 days. */
+const GREGORIAN_CYCLE_MS = 146097 * 86400000;
+
 /** 1/7.3.1: offset -2047 means "not specified". */
 const TZ_UNSPECIFIED = -2047;
 
@@ -20,7 +23,10 @@ export function timestampToMs(t: Timestamp): number {
   let tz = t.typeAndTimezone & 0x0fff;
   if (tz & 0x0800) tz -= 0x1000; // 12-bit two's complement
   const offsetMin = type === 1 && tz !== TZ_UNSPECIFIED ? tz : 0;
-  const ms = Date.UTC(t.year, Math.max(0, t.month - 1), Math.max(1, t.day), t.hour, t.minute, t.second)
+  // Date.UTC takes years 0-99 as 1900-1999: those go 400 years later (the Gregorian cycle, a
+  // whole number of days) and come back by as much.
+  const early = t.year >= 0 && t.year < 100 ? GREGORIAN_CYCLE_MS : 0;
+  const ms = Date.UTC(t.year + (early ? 400 : 0), Math.max(0, t.month - 1), Math.max(1, t.day), t.hour, t.minute, t.second) - early
     + t.centiseconds * 10 + t.hundredsOfMicroseconds / 10 + t.microseconds / 1000 - offsetMin * 60000;
   // What new Date(ms) keeps (TimeClip: NaN beyond ±8.64e15 ms, fractions cut towards zero).
   return ms <= 8.64e15 && ms >= -8.64e15 ? Math.trunc(ms) + 0 : 0;

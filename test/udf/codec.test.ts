@@ -8,7 +8,7 @@ import { crcItuT, finaliseTag, verifyTag, TAG_TD, TAG_PVD, TAG_LVD, TAG_PD, TAG_
 import { avdp, pvd, lvd, pd, iuvd, usd, td, lvid } from '../../src/udf/codec/volume';
 import { fsd, fe, efe, fid } from '../../src/udf/codec/file';
 import { decodeCs0, encodeCs0, decodeDstring, encodeDstring, translateName } from '../../src/udf/cs0';
-import { timestampToDate, dateToTimestamp, msToTimestamp } from '../../src/udf/time';
+import { timestampToDate, timestampToMs, dateToTimestamp, msToTimestamp } from '../../src/udf/time';
 import { uuidFromVolSetIdent, revisionText } from '../../src/udf/info';
 import { tempDir, removeDir, makeHostTree, fillWithUdfclient, mkudffs, readAt, fixture } from './volume-util';
 import { crcItuT as bitwiseCrc } from '../helpers/tag';
@@ -238,6 +238,8 @@ describe('timestamps (ECMA-167 1/7.3)', () => {
         expect([ms, off, ...fields(t)]).toEqual([ms, off, ...byDate(ms, off)]);
         expect(t.typeAndTimezone).toBe((1 << 12) | (off & 0x0fff));
         expect(dateToTimestamp(new Date(ms), off)).toEqual(t);
+        // And back (years 0-99 included, which Date.UTC alone reads as 1900-1999).
+        expect([ms, off, timestampToMs(t)]).toEqual([ms, off, ms]);
       }
     }
   });

@@ -76,6 +76,20 @@ export interface WritableMount {
   sparing?: SparingManager;
 }
 
+/** 1/7.3.4: a timestamp's year is 1 to 9999 (and a 16-bit field): the first and last moments it holds. */
+const FIRST_RECORDABLE_MS = -62135596800000; // 0001-01-01T00:00:00Z
+const LAST_RECORDABLE_MS = 253402300799999; // 9999-12-31T23:59:59.999Z
+
+/**
+ * A time a timestamp can hold: one outside years 1-9999 (touch -d @1e15, year 33658) is recorded
+ * as the nearest one it can hold, as Linux's udf clamps. Recorded as given, its year overflowed the
+ * 16-bit field when the entry was stored, and that store (an fsync, the unmount) failed.
+ */
+function recordable(d: Date): Date {
+  const t = d.getTime();
+  return t < FIRST_RECORDABLE_MS ? new Date(FIRST_RECORDABLE_MS) : t > LAST_RECORDABLE_MS ? new Date(LAST_RECORDABLE_MS) : d;
+}
+
 function modeToPermissions(mode: number): number {
   return (mode & 7) | (((mode >> 3) & 7) << 5) | (((mode >> 6) & 7) << 10) | PERM_U_CHATTR | PERM_U_DELETE;
 }
@@ -708,8 +722,8 @@ export class WritableUdfVolume implements WritableVolume {
       }
       if (attr.uid !== undefined) e.uid = attr.uid >>> 0;
       if (attr.gid !== undefined) e.gid = attr.gid >>> 0;
-      if (attr.atime !== undefined) e.accessTime = dateToTimestamp(attr.atime);
-      if (attr.mtime !== undefined) e.modificationTime = dateToTimestamp(attr.mtime);
+      if (attr.atime !== undefined) e.accessTime = dateToTimestamp(recordable(attr.atime));
+      if (attr.mtime !== undefined) e.modificationTime = dateToTimestamp(recordable(attr.mtime));
       this.touch(n, false);
     });
   }
