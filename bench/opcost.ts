@@ -121,6 +121,12 @@ async function main(): Promise<void> {
         const cpu = (c.user + c.system) / 1000;
         console.log(`${label.padEnd(9)} ${String(n).padStart(6)} requests  JS thread ${(1000 * j / n).toFixed(1).padStart(6)} µs/request`
           + `  (${j.toFixed(0)} ms; process cpu ${cpu.toFixed(0)} ms, wall ${t.toFixed(0)} ms)`);
+        if (process.env.OPCOST_STATS) {
+          // OPCOST_STATS=1: the packet layer's traffic during the phase (device writes are async fs calls).
+          const s = stack.packets.stats();
+          console.log(`          packets written ${s.packetsEnded}, device writes ${s.deviceWrites}, written ${s.kbWritten} kB, to the device ${s.kbDeviceWritten} kB, gather ${s.kbReadGather} kB, writeOutReasons ${JSON.stringify(s.writeOutReasons)}`);
+          stack.packets.resetStats();
+        }
       };
       const parent = (rel: string): string => rel.slice(0, rel.lastIndexOf('/')) || '/';
       const CHUNK = 131072;

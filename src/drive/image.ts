@@ -2,7 +2,7 @@
  * A BlockDevice over an image file or a block device node, through positioned
  * asynchronous reads and writes (never blocking the event loop).
  */
-import { promises as fsp, constants as fsc } from 'fs';
+import { promises as fsp, constants as fsc, read as fsRead, readv as fsReadv, write as fsWrite, writev as fsWritev } from 'fs';
 import createDebug from 'debug';
 import { FsError } from '../errors';
 import type { BlockDevice, DirectRange } from './types';
@@ -28,8 +28,18 @@ async function sizeOf(fh: fsp.FileHandle): Promise<number> {
   throw new FsError('ENODEV', 'not a regular file or block device');
 }
 
+/**
+ * Reads and writes go to the FileHandle's descriptor through fs's callback functions, not the
+ * FileHandle's promise methods: the same pread/pwrite in libuv's pool, for about 10 µs less of
+ * the JS thread's time per call (issue 6: a tree copy makes one per packet written; the promise
+ * methods add the handle's reference counting and more promises). The handle stays open until
+ * close(), which first waits for the calls still in flight.
+ */
 export class ImageDevice implements BlockDevice {
   readonly description: string;
+  /** Calls on the descriptor not settled yet, and what close() waits on when there are some. */
+  private inflight = 0;
+  private drained: (() => void) | null = null;
   private constructor(
     private readonly fh: fsp.FileHandle,
     readonly sectorSize: number,
@@ -72,7 +82,7 @@ export class ImageDevice implements BlockDevice {
     const buf = Buffer.allocUnsafe(len);
     let done = 0;
     while (done < len) {
-      const { bytesRead } = await this.fh.read(buf, done, len - done, lba * this.sectorSize + done);
+      const bytesRead = await this.call(fsRead, buf, done, len - done, lba * this.sectorSize + done);
       if (bytesRead === 0) throw new FsError('EIO', `short read at sector ${lba}`);
       done += bytesRead;
     }
@@ -88,7 +98,7 @@ export class ImageDevice implements BlockDevice {
     let bufs = targets;
     let done = 0;
     while (done < len) {
-      const { bytesRead } = await this.fh.readv(bufs, lba * this.sectorSize + done);
+      const bytesRead = await this.callv(fsReadv, bufs, lba * this.sectorSize + done);
       if (bytesRead === 0) throw new FsError('EIO', `short read at sector ${lba + Math.floor(done / this.sectorSize)}`);
       done += bytesRead;
       if (done < len) bufs = rest(targets, done);
@@ -112,7 +122,7 @@ export class ImageDevice implements BlockDevice {
     }
     let done = 0;
     while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, lba * this.sectorSize + done);
+      const bytesWritten = await this.call(fsWrite, data, done, data.length - done, lba * this.sectorSize + done);
       done += bytesWritten;
     }
   }
@@ -130,7 +140,7 @@ export class ImageDevice implements BlockDevice {
     let bufs = sources;
     let done = 0;
     while (done < len) {
-      const { bytesWritten } = await this.fh.writev(bufs, lba * this.sectorSize + done);
+      const bytesWritten = await this.callv(fsWritev, bufs, lba * this.sectorSize + done);
       done += bytesWritten;
       if (done < len) bufs = rest(sources, done);
     }
@@ -141,7 +151,60 @@ export class ImageDevice implements BlockDevice {
   }
 
   async close(): Promise<void> {
+    // No read or write may be left on a descriptor that closing frees (its number is reused).
+    while (this.inflight > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
     await this.fh.close();
+  }
+
+  /** fs.read or fs.write of one buffer on the descriptor, counted while it runs (close() waits for it). */
+  private call(fn: typeof fsRead | typeof fsWrite, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+    const fd = this.fh.fd;
+    if (fd < 0) return this.closedError();
+    this.inflight++;
+    return new Promise((resolve, reject) => {
+      try {
+        (fn as typeof fsWrite)(fd, buf, off, len, pos, (e: NodeJS.ErrnoException | null, n: number) => {
+          this.settled();
+          if (e) reject(e); else resolve(n);
+        });
+      } catch (e) {
+        // (Refused before it started: a closed handle's descriptor is -1.)
+        this.settled();
+        reject(e);
+      }
+    });
+  }
+
+  /** fs.readv or fs.writev on the descriptor, likewise. */
+  private callv(fn: typeof fsReadv | typeof fsWritev, bufs: Buffer[], pos: number): Promise<number> {
+    const fd = this.fh.fd;
+    if (fd < 0) return this.closedError();
+    this.inflight++;
+    return new Promise((resolve, reject) => {
+      try {
+        (fn as typeof fsWritev)(fd, bufs, pos, (e: NodeJS.ErrnoException | null, n: number) => {
+          this.settled();
+          if (e) reject(e); else resolve(n);
+        });
+      } catch (e) {
+        // (Refused before it started: a closed handle's descriptor is -1.)
+        this.settled();
+        reject(e);
+      }
+    });
+  }
+
+  /** What a call after close() gets (the handle's descriptor is -1 by then). */
+  private closedError(): Promise<number> {
+    return Promise.reject(new FsError('EBADF', `${this.description} is closed`));
+  }
+
+  private settled(): void {
+    if (--this.inflight === 0 && this.drained) {
+      const d = this.drained;
+      this.drained = null;
+      d();
+    }
   }
 }
 

@@ -720,7 +720,10 @@ export class PacketDevice implements BlockDevice {
           oldest = e;
         }
       } else if (e.phase !== 'idle' || e.queued) {
-        busy ??= e;
+        // The first one on its way is what is waited for below, whatever else is dirty: no need
+        // to look further (issue 6: a stream at the dirty limit scanned every active packet per packet).
+        busy = e;
+        break;
       }
     }
     oldest ??= oldestDir;

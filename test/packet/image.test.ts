@@ -40,3 +40,31 @@ for (const sectorSize of [512, 2048]) {
     expect(log.writes.length).toBeGreaterThan(0);
   });
 }
+
+test('closing an image waits for the reads and writes still in flight on its descriptor', async () => {
+  const file = path.join(dir, 'img-inflight');
+  const sectorSize = 2048;
+  await fsp.writeFile(file, Buffer.alloc(256 * sectorSize));
+  const image = await ImageDevice.open(file, { sectorSize });
+  // More calls than libuv's pool has threads: most are still queued when close() is called.
+  const writes = Array.from({ length: 48 }, (_, i) => image.write(i * 4, pattern(4 * sectorSize, i)));
+  const reads = Array.from({ length: 16 }, (_, i) => image.read(200 + i, 1));
+  const writev = image.writev(250, [pattern(sectorSize, 100), pattern(sectorSize, 101)]);
+  const closed = image.close();
+  const settled = await Promise.allSettled([...writes, ...reads, writev]);
+  await closed;
+  expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+  const back = await fsp.readFile(file);
+  for (let i = 0; i < 48; i++) expectSameBytes(back.subarray(i * 4 * sectorSize, (i + 1) * 4 * sectorSize), pattern(4 * sectorSize, i), `write ${i}`);
+  expectSameBytes(back.subarray(250 * sectorSize, 252 * sectorSize), Buffer.concat([pattern(sectorSize, 100), pattern(sectorSize, 101)]), 'writev');
+});
+
+test('reads and writes of a closed image fail with EBADF', async () => {
+  const file = path.join(dir, 'img-closed');
+  await fsp.writeFile(file, Buffer.alloc(16 * 2048));
+  const image = await ImageDevice.open(file, { sectorSize: 2048 });
+  await image.close();
+  for (const p of [image.read(0, 1), image.write(0, Buffer.alloc(2048)), image.writev(0, [Buffer.alloc(2048)]), image.readInto(0, [Buffer.alloc(2048)])]) {
+    await expect(p).rejects.toMatchObject({ errno: 'EBADF' });
+  }
+});

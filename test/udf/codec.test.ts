@@ -8,15 +8,28 @@ import { crcItuT, finaliseTag, verifyTag, TAG_TD, TAG_PVD, TAG_LVD, TAG_PD, TAG_
 import { avdp, pvd, lvd, pd, iuvd, usd, td, lvid } from '../../src/udf/codec/volume';
 import { fsd, fe, efe, fid } from '../../src/udf/codec/file';
 import { decodeCs0, encodeCs0, decodeDstring, encodeDstring, translateName } from '../../src/udf/cs0';
-import { timestampToDate, dateToTimestamp } from '../../src/udf/time';
+import { timestampToDate, timestampToMs, dateToTimestamp, msToTimestamp } from '../../src/udf/time';
 import { uuidFromVolSetIdent, revisionText } from '../../src/udf/info';
 import { tempDir, removeDir, makeHostTree, fillWithUdfclient, mkudffs, readAt, fixture } from './volume-util';
+import { crcItuT as bitwiseCrc } from '../helpers/tag';
 import type { Codec } from '../../src/udf/codec/primitives';
 
 describe('CRC and tags', () => {
   test('CRC-ITU-T of "123456789" is 0x31C3', () => {
     const b = Buffer.from('123456789');
     expect(crcItuT(b, 0, b.length)).toBe(0x31c3);
+  });
+
+  test('CRC-ITU-T taken eight bytes at a time is the bitwise CRC, for every start and length up to a block', () => {
+    const b = Buffer.alloc(2048 + 16);
+    let x = 12345;
+    for (let i = 0; i < b.length; i++) b[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    for (let start = 0; start < 9; start++) {
+      for (let end = start; end <= b.length; end += end < start + 40 ? 1 : 61) {
+        expect([start, end, crcItuT(b, start, end)]).toEqual([start, end, bitwiseCrc(b, start, end)]);
+      }
+    }
+    expect(crcItuT(b, 3, b.length)).toBe(bitwiseCrc(b, 3, b.length));
   });
 
   function td512(location: number): Buffer {
@@ -205,6 +218,30 @@ describe('timestamps (ECMA-167 1/7.3)', () => {
     const d = new Date('2024-07-01T23:59:58.120Z');
     expect(timestampToDate(dateToTimestamp(d, 120)).getTime()).toBe(d.getTime());
     expect(dateToTimestamp(d, 120).hour).toBe(1);
+  });
+  test('the calendar arithmetic gives what Date gives, over the whole range of Date and any offset', () => {
+    // The fields as Date's own UTC getters give them (what dateToTimestamp did before, issue 6).
+    const byDate = (ms: number, off: number) => {
+      const l = new Date(ms + off * 60000);
+      const m = ((ms % 1000) + 1000) % 1000;
+      return [l.getUTCFullYear(), l.getUTCMonth() + 1, l.getUTCDate(), l.getUTCHours(), l.getUTCMinutes(), l.getUTCSeconds(), Math.floor(m / 10), (m % 10) * 10];
+    };
+    const fields = (t: ReturnType<typeof msToTimestamp>) => [t.year, t.month, t.day, t.hour, t.minute, t.second, t.centiseconds, t.hundredsOfMicroseconds];
+    let x = 99;
+    const rand = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const edges = [0, -1, 1, 999, -999, -1000, 86399999, -86400000, 951782400000 /* 2000-02-29 */, 4107542400000 /* 2100-03-01 */,
+      -62135596800000 /* year 1 */, -62167219200001 /* before year 0 */, 253402300799999 /* 9999-12-31 */, 8.64e15 - 86400000, -8.64e15 + 86400000];
+    const samples = [...edges, ...Array.from({ length: 4000 }, (_, i) => Math.round((rand() * 2 - 1) * (i < 2000 ? 4.2e12 : 8.6e15)))];
+    for (const ms of samples) {
+      for (const off of [0, 60, -300, 840, -720]) {
+        const t = msToTimestamp(ms, off);
+        expect([ms, off, ...fields(t)]).toEqual([ms, off, ...byDate(ms, off)]);
+        expect(t.typeAndTimezone).toBe((1 << 12) | (off & 0x0fff));
+        expect(dateToTimestamp(new Date(ms), off)).toEqual(t);
+        // And back (years 0-99 included, which Date.UTC alone reads as 1900-1999).
+        expect([ms, off, timestampToMs(t)]).toEqual([ms, off, ms]);
+      }
+    }
   });
 });
 

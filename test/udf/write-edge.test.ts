@@ -169,6 +169,24 @@ describeIf('UDF write engine, edges', () => {
     expect(info.numFiles).toBe(2);
   });
 
+  it('times outside years 1-9999 are recorded as the nearest ones a timestamp holds, and the volume still closes', async () => {
+    const img = makeImage(HD, tmp, 'far-times');
+    const m = await openRw(img);
+    const vol = writable(m);
+    const f = await vol.create(vol.rootIno, 'future', 0o644, 0, 0);
+    const g = await vol.create(vol.rootIno, 'past', 0o644, 0, 0);
+    await vol.setattr(f, { mtime: new Date(1e15), atime: new Date(8.64e15) }); // years 33658 and 275760
+    await vol.setattr(g, { mtime: new Date(-1e14) }); // year -1199
+    await vol.fsync(f);
+    await m.close();
+    await withImage(img, {}, async (v) => {
+      const a = await v.getattr(await v.lookup(v.rootIno, 'future'));
+      expect([a.mtime.toISOString(), a.atime.toISOString()]).toEqual(['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z']);
+      expect((await v.getattr(await v.lookup(v.rootIno, 'past'))).mtime.toISOString()).toBe('0001-01-01T00:00:00.000Z');
+    });
+    expect(udfinfo(img).fields.integrity).toBe('closed');
+  });
+
   it('writes through the packet layer: whole aligned packets reach the image, udfclient reads it all', async () => {
     const spec: MatrixSpec = { media: 'cdrw', rev: '2.01', bs: 2048 };
     const img = makeImage(spec, tmp, 'packet');

@@ -168,7 +168,12 @@ async function store(ctx: WriteCtx, dir: WDir, pos: number, len: number, names?:
 /** UDF 2.3.4.3: the ICB long_ad's implementation use holds the low 32 bits of the file's unique ID. */
 export function icbLongAd(loc: LbAddr, bs: number, uniqueId: number): LongAd {
   const implUse = new Uint8Array(6);
-  Buffer.from(implUse.buffer).writeUInt32LE(uniqueId % 0x100000000, 2);
+  // Bytes 2-5, little-endian (without a Buffer over it just to write them: one per create, issue 6).
+  const id = uniqueId % 0x100000000;
+  implUse[2] = id & 0xff;
+  implUse[3] = (id >>> 8) & 0xff;
+  implUse[4] = (id >>> 16) & 0xff;
+  implUse[5] = id >>> 24;
   return { extLength: bs, extLocation: loc, implUse };
 }
 

@@ -32,6 +32,12 @@ export interface WriteCtx {
   alloc: Allocator;
   /** Called before the first write of every operation: opens the LVID on the disc. */
   beforeWrite(): Promise<void>;
+  /**
+   * A block to encode an entry into before it is written (storeNode), kept from one store to
+   * the next: the layers below copy what they are given before their write resolves, and a
+   * volume's operations run one at a time (issue 6: a fresh zeroed buffer per entry stored).
+   */
+  scratch?: Buffer;
 }
 
 /**
@@ -283,7 +289,7 @@ async function unembed(ctx: WriteCtx, node: WNode): Promise<void> {
     if (data.length % bs !== 0) node.tail = { block: last.block + last.count - 1, buf: Buffer.from(padded.subarray((count - 1) * bs)) };
   }
   node.dirty = true;
-  debug('inode %d: data moved out of the ICB', node.ino);
+  if (debug.enabled) debug('inode %d: data moved out of the ICB', node.ino);
 }
 
 /** Blocks a write of [offset, end) would allocate: holes and new blocks in the range, or the data leaving the ICB. */
@@ -413,7 +419,13 @@ export async function storeRange(ctx: WriteCtx, node: WNode, offset: number, dat
   const end = offset + data.length;
   const bs = ctx.space.disc.blockSize;
   if (node.inline) {
-    if (end > node.inline.length) node.inline = Buffer.concat([node.inline, Buffer.alloc(end - node.inline.length)]);
+    if (end > node.inline.length) {
+      // Grown in one buffer (not a concat with a zeroed one): what was there, zeros up to `offset`.
+      const grown = Buffer.allocUnsafe(end);
+      node.inline.copy(grown, 0);
+      if (offset > node.inline.length) grown.fill(0, node.inline.length, offset);
+      node.inline = grown;
+    }
     data.copy(node.inline, offset);
   } else if (data.length > 0) {
     // Walk the runs over the touched blocks; each run is contiguous on the partition.
@@ -465,7 +477,8 @@ async function storeEdge(ctx: WriteCtx, node: WNode, ref: number, block: number,
   const kept = node.tail?.block === block ? node.tail.buf : undefined;
   // The copy is dropped first: a failed write below leaves the block as the medium has it.
   node.tail = undefined;
-  const buf = kept ?? (node.fresh.has(block) ? Buffer.alloc(bs) : await readPartBlocks(ctx.space, ref, block, 1));
+  // (A fresh block's zeros from the pool: a Buffer.alloc of its own costs three times as much.)
+  const buf = kept ?? (node.fresh.has(block) ? Buffer.allocUnsafe(bs).fill(0) : await readPartBlocks(ctx.space, ref, block, 1));
   bytes.copy(buf, at);
   // (The packet layer copies what it is given: `buf` stays ours.)
   await writePartBlocks(ctx.space, ref, block, buf, kind);
@@ -532,32 +545,50 @@ export function freeNode(ctx: WriteCtx, node: WNode): void {
 
 /* ---------------------------------------------------------------- storing */
 
-/** The allocation descriptors for the runs: lengths in bytes, the last one cut to the size. */
-function encodeAds(node: WNode, bs: number): Buffer[] {
-  const out: Buffer[] = [];
+/**
+ * The allocation descriptors for the runs, lengths in bytes, the last one cut to the size: one
+ * buffer of `count` descriptors of `adSize` bytes each, back to back.
+ */
+function encodeAds(node: WNode, bs: number): { all: Buffer; count: number; adSize: number } {
   const max = maxRunBlocks(bs);
+  const adSize = node.adForm === ICB_FLAG_AD_SHORT ? shortAd.size : longAd.size;
+  let count = 0;
+  for (const r of node.runs) count += Math.ceil(r.count / max);
+  const all = Buffer.alloc(count * adSize);
   let off = 0;
+  let at = 0;
   for (const r of node.runs) {
     for (let done = 0; done < r.count;) {
       const n = Math.min(max, r.count - done);
       const len = Math.min(n * bs, node.size - off);
       const block = r.type === EXT_NOT_RECORDED_NOT_ALLOCATED ? 0 : r.block + done;
-      out.push(encodeAd(node.adForm, (r.type << 30) | len, block, r.type === EXT_NOT_RECORDED_NOT_ALLOCATED ? 0 : r.ref));
+      encodeAdInto(all, at, node.adForm, (r.type << 30) | len, block, r.type === EXT_NOT_RECORDED_NOT_ALLOCATED ? 0 : r.ref);
+      at += adSize;
       off += n * bs;
       done += n;
     }
   }
-  return out;
+  return { all, count, adSize };
+}
+
+const NO_IMPL_USE = new Uint8Array(6);
+
+function encodeAdInto(b: Buffer, at: number, form: AdForm, extLength: number, block: number, ref: number): void {
+  if (form === ICB_FLAG_AD_SHORT) shortAd.encode({ extLength: extLength >>> 0, extPosition: block }, b, at);
+  else longAd.encode({ extLength: extLength >>> 0, extLocation: { logicalBlockNum: block, partitionReferenceNum: ref }, implUse: NO_IMPL_USE }, b, at);
 }
 
 function encodeAd(form: AdForm, extLength: number, block: number, ref: number): Buffer {
-  if (form === ICB_FLAG_AD_SHORT) {
-    const b = Buffer.alloc(shortAd.size);
-    shortAd.encode({ extLength: extLength >>> 0, extPosition: block }, b, 0);
-    return b;
-  }
-  const b = Buffer.alloc(longAd.size);
-  longAd.encode({ extLength: extLength >>> 0, extLocation: { logicalBlockNum: block, partitionReferenceNum: ref }, implUse: new Uint8Array(6) }, b, 0);
+  const b = Buffer.alloc(form === ICB_FLAG_AD_SHORT ? shortAd.size : longAd.size);
+  encodeAdInto(b, 0, form, extLength, block, ref);
+  return b;
+}
+
+/** ctx.scratch, zeroed (a typed array's own fill: Buffer's adds argument checks). */
+function scratchBlock(ctx: WriteCtx, bs: number): Buffer {
+  let b = ctx.scratch;
+  if (b?.length === bs) Uint8Array.prototype.fill.call(b, 0);
+  else b = ctx.scratch = Buffer.alloc(bs);
   return b;
 }
 
@@ -581,16 +612,17 @@ export async function storeNode(ctx: WriteCtx, node: WNode): Promise<void> {
     }
   } else {
     adFlag = node.adForm;
-    const ads = encodeAds(node, bs);
-    const adSize = node.adForm === ICB_FLAG_AD_SHORT ? shortAd.size : longAd.size;
-    if (ads.length * adSize <= cap) {
-      icbAds = Buffer.concat(ads);
+    const { all, count, adSize } = encodeAds(node, bs);
+    if (count * adSize <= cap) {
+      icbAds = all;
       if (node.aeds.length) {
         for (const a of node.aeds) ctx.alloc.release(a.logicalBlockNum, 1);
         node.aeds = [];
       }
     } else {
       // ICB: as many as fit but one, then a pointer; each AED likewise (4/12.1).
+      const ads: Buffer[] = [];
+      for (let i = 0; i < count; i++) ads.push(all.subarray(i * adSize, (i + 1) * adSize));
       const inIcb = Math.floor(cap / adSize) - 1;
       const perAed = Math.floor((bs - aed.size) / adSize);
       const chunks: Buffer[][] = [ads.slice(0, inIcb)];
@@ -623,8 +655,7 @@ export async function storeNode(ctx: WriteCtx, node: WNode): Promise<void> {
   e.logicalBlocksRecorded = recordedBlocks(node);
   e.allocDescs = icbAds;
   e.lengthAllocDescs = icbAds.length;
-  // (Zeroed from the pool: half the cost of Buffer.alloc's own zeroed backing store, per entry stored.)
-  const buf = Buffer.allocUnsafe(bs).fill(0);
+  const buf = scratchBlock(ctx, bs);
   const fixed = entryFixedSize(e);
   if (e.kind === 'fe') fe.encode(e, buf, 0); else efe.encode(e, buf, 0);
   // A packet layer writes the entry after its allocation extents and a directory's blocks

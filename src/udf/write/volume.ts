@@ -13,7 +13,7 @@ import type { WritableVolume, VolumeInfo, Attr, AttrMs, DirEntry, DirectMap, Set
 import { type Space, prefetchEntries, PREFETCH_ENTRIES, directMapOf } from '../icb';
 import { entryToAttr, entryToAttrMs, inoOf, locOf, OwnerOptions, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG, S_IFIFO, S_IFSOCK, typeBits } from '../attr';
 import { decodePathComponents, pathComponentsToPosix } from '../symlink';
-import { dateToTimestamp } from '../time';
+import { dateToTimestamp, msToTimestamp } from '../time';
 import type { LbAddr, LongAd } from '../codec/primitives';
 import {
   FT_DIRECTORY, FT_REGULAR, FT_SYMLINK, FT_FIFO, FT_SOCKET, ICB_FLAG_AD_IN_ICB, ICB_FLAG_SETUID, ICB_FLAG_SETGID, ICB_FLAG_STICKY,
@@ -38,6 +38,16 @@ const debug = createDebug('pktfs:udf:write');
 const MAX_LINKS = 0xffff;
 const MAX_DEPTH = 4096;
 const MAX_SYMLINK_BYTES = 64 << 10;
+/** What a new entry holds before anything is written into it: nothing can be written into zero bytes, so one serves every entry. */
+const EMPTY_BUFFER = Buffer.alloc(0);
+const EMPTY_BYTES = new Uint8Array(0);
+/**
+ * The parent ICB (4/14.6.7) and extended attribute and stream ICBs (4/14.9.16, 4/14.17.20) a new
+ * entry does not have: nothing changes them in place (an entry gets new ones), so every new
+ * entry shares these (as format and fsck do; issue 6: fewer objects kept per cached node).
+ */
+const NO_PARENT_ICB: LbAddr = { logicalBlockNum: 0, partitionReferenceNum: 0 };
+const NO_ICB: LongAd = { extLength: 0, extLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, implUse: new Uint8Array(6) };
 /** 4/14.9.5: owner may change attributes and delete (bits 13, 14), as Linux sets them. */
 const PERM_U_CHATTR = 0x2000;
 const PERM_U_DELETE = 0x4000;
@@ -64,6 +74,20 @@ export interface WritableMount {
   idleSettleMs?: number;
   /** Defect management of a sparable partition, when the device beneath has a packet layer. */
   sparing?: SparingManager;
+}
+
+/** 1/7.3.4: a timestamp's year is 1 to 9999 (and a 16-bit field): the first and last moments it holds. */
+const FIRST_RECORDABLE_MS = -62135596800000; // 0001-01-01T00:00:00Z
+const LAST_RECORDABLE_MS = 253402300799999; // 9999-12-31T23:59:59.999Z
+
+/**
+ * A time a timestamp can hold: one outside years 1-9999 (touch -d @1e15, year 33658) is recorded
+ * as the nearest one it can hold, as Linux's udf clamps. Recorded as given, its year overflowed the
+ * 16-bit field when the entry was stored, and that store (an fsync, the unmount) failed.
+ */
+function recordable(d: Date): Date {
+  const t = d.getTime();
+  return t < FIRST_RECORDABLE_MS ? new Date(FIRST_RECORDABLE_MS) : t > LAST_RECORDABLE_MS ? new Date(LAST_RECORDABLE_MS) : d;
 }
 
 function modeToPermissions(mode: number): number {
@@ -170,13 +194,12 @@ export class WritableUdfVolume implements WritableVolume {
   private async runNow<T>(fn: () => Promise<T>): Promise<T> {
     try {
       if (this.closed) throw new FsError('EIO', 'volume closed');
-      // Between operations no node is held by anyone, so nodes can be written and dropped here.
-      const attempt = async (): Promise<T> => {
-        if (this.touched.size > DIRTY_NODES.limit) await this.storeOldTouched();
-        return this.nodes.size + this.dirs.size > this.trimAt ? this.trim().then(fn) : fn();
-      };
       try {
-        return await attempt();
+        // Between operations no node is held by anyone, so nodes can be written and dropped here.
+        // (Inline, not a closure of its own: a promise and a frame less per request, issue 6.)
+        if (this.touched.size > DIRTY_NODES.limit) await this.storeOldTouched();
+        if (this.nodes.size + this.dirs.size > this.trimAt) await this.trim();
+        return await fn();
       } catch (e) {
         // Space freed since the last flush is held back until the entries that freed it are on
         // the medium (alloc.ts): record them, then try once more. Operations fail with ENOSPC
@@ -304,7 +327,7 @@ export class WritableUdfVolume implements WritableVolume {
   }
 
   private touch(n: WNode, data: boolean): void {
-    const now = dateToTimestamp(new Date());
+    const now = msToTimestamp(Date.now());
     if (data) n.entry.modificationTime = now;
     n.entry.attrTime = now;
     n.dirty = true;
@@ -402,12 +425,12 @@ export class WritableUdfVolume implements WritableVolume {
   /* ------------------------------------------------------------ creating */
 
   /** A new file entry in its own block near `near`, written at once (before any FID names it). */
-  private async newNode(fileType: number, mode: number, uid: number, gid: number, near: LbAddr): Promise<WNode> {
+  private newNode(fileType: number, mode: number, uid: number, gid: number, near: LbAddr): WNode {
     checkSpace(this.ctx, 1, 'new file entry');
     // (Directories' entries in packets of their own: alloc.ts kinds.)
     const [piece] = this.ctx.alloc.allocate(1, near.logicalBlockNum + 1, undefined, fileType === FT_DIRECTORY ? 'dir' : 'meta');
     const loc: LbAddr = { logicalBlockNum: piece.block, partitionReferenceNum: this.ctx.ref };
-    const now = dateToTimestamp(new Date());
+    const now = msToTimestamp(Date.now());
     const d = this.m.defaults;
     // (Written out rather than spread into an FE and an EFE: a spread of this many fields cost
     // ~7 µs a create, issue 6. Each kind's fields in the order its codec decodes them, so a new
@@ -416,26 +439,25 @@ export class WritableUdfVolume implements WritableVolume {
     const descTag = { ...d.descTag, tagIdent: d.kind === 'fe' ? TAG_FE : TAG_EFE, tagLocation: piece.block };
     const icbTag = {
       priorRecordedNumDirectEntries: 0, strategyType: ICB_STRATEGY_4, strategyParameter: 0, numEntries: 1,
-      fileType, parentICBLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, flags: ICB_FLAG_AD_IN_ICB | modeToIcbFlags(mode),
+      fileType, parentICBLocation: NO_PARENT_ICB, flags: ICB_FLAG_AD_IN_ICB | modeToIcbFlags(mode),
     };
-    const noIcb = (): LongAd => ({ extLength: 0, extLocation: { logicalBlockNum: 0, partitionReferenceNum: 0 }, implUse: new Uint8Array(6) });
     const entry: Fe | Efe = d.kind === 'fe'
       ? {
         kind: 'fe', descTag, icbTag, uid: uid >>> 0, gid: gid >>> 0, permissions: modeToPermissions(mode),
         fileLinkCount: 1, recordFormat: 0, recordDisplayAttr: 0, recordLength: 0,
         informationLength: 0, logicalBlocksRecorded: 0, accessTime: now, modificationTime: now, attrTime: now, checkpoint: 1,
-        extendedAttrICB: noIcb(), impIdent: PKTFS_IMP_IDENT, uniqueID: this.m.lvid.nextUniqueId(),
-        lengthExtendedAttr: 0, lengthAllocDescs: 0, extendedAttr: new Uint8Array(0), allocDescs: new Uint8Array(0),
+        extendedAttrICB: NO_ICB, impIdent: PKTFS_IMP_IDENT, uniqueID: this.m.lvid.nextUniqueId(),
+        lengthExtendedAttr: 0, lengthAllocDescs: 0, extendedAttr: EMPTY_BYTES, allocDescs: EMPTY_BYTES,
       }
       : {
         kind: 'efe', descTag, icbTag, uid: uid >>> 0, gid: gid >>> 0, permissions: modeToPermissions(mode),
         fileLinkCount: 1, recordFormat: 0, recordDisplayAttr: 0, recordLength: 0,
         informationLength: 0, objectSize: 0, logicalBlocksRecorded: 0, accessTime: now, modificationTime: now, createTime: now,
-        attrTime: now, checkpoint: 1, extendedAttrICB: noIcb(), streamDirectoryICB: noIcb(), impIdent: PKTFS_IMP_IDENT,
-        uniqueID: this.m.lvid.nextUniqueId(), lengthExtendedAttr: 0, lengthAllocDescs: 0, extendedAttr: new Uint8Array(0), allocDescs: new Uint8Array(0),
+        attrTime: now, checkpoint: 1, extendedAttrICB: NO_ICB, streamDirectoryICB: NO_ICB, impIdent: PKTFS_IMP_IDENT,
+        uniqueID: this.m.lvid.nextUniqueId(), lengthExtendedAttr: 0, lengthAllocDescs: 0, extendedAttr: EMPTY_BYTES, allocDescs: EMPTY_BYTES,
       };
     const node: WNode = {
-      ino: inoOf(loc), loc, entry, inline: Buffer.alloc(0), runs: [], size: 0, aeds: [],
+      ino: inoOf(loc), loc, entry, inline: EMPTY_BUFFER, runs: [], size: 0, aeds: [],
       adForm: d.adForm, fresh: new Set(), dirty: true, tail: undefined,
     };
     this.nodes.set(node.ino, node);
@@ -453,7 +475,7 @@ export class WritableUdfVolume implements WritableVolume {
 
   private async addNonDir(dirIno: number, name: string, fileType: number, mode: number, uid: number, gid: number, data?: Buffer): Promise<number> {
     const d = await this.freshName(dirIno, name);
-    const n = await this.newNode(fileType, mode, uid, gid, d.node.loc);
+    const n = this.newNode(fileType, mode, uid, gid, d.node.loc);
     try {
       if (data) await writeNode(this.ctx, n, 0, data);
       // The entry reaches the packet layer before the FID that names it: a crash must never leave
@@ -493,7 +515,7 @@ export class WritableUdfVolume implements WritableVolume {
     return this.run(async () => {
       const parent = await this.freshName(dirIno, name);
       if (parent.node.entry.fileLinkCount >= MAX_LINKS) throw new FsError('EMLINK', `directory ${dirIno} has ${MAX_LINKS} links`);
-      const n = await this.newNode(FT_DIRECTORY, mode, uid, gid, parent.node.loc);
+      const n = this.newNode(FT_DIRECTORY, mode, uid, gid, parent.node.loc);
       const d = newDir(this.ctx, n, this.m.defaults.descTag, icbLongAd(parent.node.loc, this.bs, parent.node.entry.uniqueID));
       try {
         await this.store(n);
@@ -700,8 +722,8 @@ export class WritableUdfVolume implements WritableVolume {
       }
       if (attr.uid !== undefined) e.uid = attr.uid >>> 0;
       if (attr.gid !== undefined) e.gid = attr.gid >>> 0;
-      if (attr.atime !== undefined) e.accessTime = dateToTimestamp(attr.atime);
-      if (attr.mtime !== undefined) e.modificationTime = dateToTimestamp(attr.mtime);
+      if (attr.atime !== undefined) e.accessTime = dateToTimestamp(recordable(attr.atime));
+      if (attr.mtime !== undefined) e.modificationTime = dateToTimestamp(recordable(attr.mtime));
       this.touch(n, false);
     });
   }
