@@ -19,7 +19,7 @@ import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
 import { writeOps, type Owner } from './ops-write';
 import { WriteBehind } from './write-behind';
-import { FastSetattr } from './fast-setattr';
+import { FastSetattr, type FastSetattrStats } from './fast-setattr';
 import { PktfsFuse, bindingFastFlush, fuseTimeouts, type AttrCacheStats, type FastOpenStats, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
@@ -189,6 +189,7 @@ export class PktfsMount {
     }
     const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? DEFAULT_POLL_MS);
     if (shadowed) mount.warnings.push(shadowed);
+    mount.fastSetattrCounters = pktinfo.fastSetattrStats;
     return mount;
   }
 
@@ -196,6 +197,14 @@ export class PktfsMount {
   attrCacheStats(): AttrCacheStats | undefined {
     return this.fuse.attrCacheStats();
   }
+
+  /** The fast setattr's counters (as `.pktinfo/stats.json` shows them). */
+  fastSetattrStats(): FastSetattrStats | undefined {
+    return this.fastSetattrCounters?.();
+  }
+
+  /** Set by mount() when the mount has a fast setattr. */
+  private fastSetattrCounters?: () => FastSetattrStats | undefined;
 
   /** The binding's fast open counters (as `.pktinfo/stats.json` shows them). */
   fastOpenStats(): FastOpenStats | undefined {
