@@ -557,12 +557,14 @@ export class PktfsFuse extends Fuse {
   }
 
   /** What the binding hands over (fast_setattr_drain in fuse-native.c); nothing may be thrown back into it. */
-  private readonly drainSetattr = (op: number, path: string, ino: number, x: number, y: number, ctimeMs: number): void => {
+  private readonly drainSetattr = (op?: number, path?: string, ino?: number, x?: number, y?: number, ctimeMs?: number): void => {
+    // Called with nothing: no request came to hand them over before (fast_setattr_wake).
+    if (op === undefined) return void (this._thread && binding.fuse_native_setattr_fast_drain(this._thread));
     const name = ANSWERED_OPS.get(op);
     if (!name || !this.answeredSetattr) return void debug('answered setattr op %d of %s with no one to run it', op, path);
     const times = name === 'utimens';
     try {
-      this.answeredSetattr({ op: name, path, ino, x: times && x < 0 ? undefined : x, y: times && y < 0 ? undefined : y, ctimeMs });
+      this.answeredSetattr({ op: name, path: path!, ino: ino!, x: times && x! < 0 ? undefined : x, y: times && y! < 0 ? undefined : y, ctimeMs: ctimeMs! });
     } catch (e) {
       debug('answered %s of %s: %s', name, path, (e as Error).message);
     }
