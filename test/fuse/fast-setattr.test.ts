@@ -338,6 +338,31 @@ maybe('chmod, chown and utimens answered by the binding', () => {
     await unmount(m);
   });
 
+  test('a close(2) that reaches pktfs waits for the setattrs answered before it, and reports their failure', async () => {
+    const m = await mountImage(newImage(), []);
+    const at = (n: string): string => path.join(m.mnt, n);
+    await fsp.writeFile(at('f'), 'f');
+    await fsp.stat(at('f'));
+    // The setattr fails only after a while, on the volume's queue (as a slow medium would make
+    // it): the write and the close below come before it has.
+    const setattr = m.vol.setattr.bind(m.vol);
+    const queue = m.vol as unknown as { run(fn: () => Promise<void>): Promise<void> };
+    m.vol.setattr = () => {
+      m.vol.setattr = setattr;
+      return queue.run(() => new Promise((_, reject) => setTimeout(() => reject(new FsError('EIO', 'the medium went away')), 300)));
+    };
+    await fsp.chmod(at('f'), 0o600);
+    // A written file's close comes to pktfs (its write was answered before it ran).
+    const fd = await open(at('g'), 'w');
+    await promisify(fs.write)(fd, Buffer.from('g\n'));
+    await expect(close(fd)).rejects.toMatchObject({ code: 'EIO' });
+    expect(m.mount.fastSetattrStats()).toMatchObject({ failures: 1, queued: 0 });
+    const fd2 = await open(at('g'), 'r');
+    await expect(fsync(fd2)).rejects.toMatchObject({ code: 'EIO' });
+    await close(fd2);
+    await unmount(m);
+  });
+
   test('-o fast_setattr=off: every chmod, chown and utimens is answered by pktfs', async () => {
     const m = await mountImage(newImage(), ['fast_setattr=off']);
     const f = path.join(m.mnt, 'f');
