@@ -155,13 +155,17 @@ export class PktfsMount {
       ctx.writeBehind = new WriteBehind(ctx, volume as typeof volume & Required<Pick<typeof volume, 'deferWriteError'>>);
     }
     // chmod, chown and utimens answered by the binding run here after (fast-setattr.ts).
+    // Only where a write error is heard of the moment it happens: the binding must stop answering then.
     let fastSetattr: FastSetattr | undefined;
     if (settings.fastSetattr !== false && !readOnly && isWritable(volume) && volume.deferWriteError && typeof volume.umask === 'number') {
       const umask = volume.umask;
-      const fs = (fastSetattr = new FastSetattr(volume as typeof volume & Required<Pick<typeof volume, 'deferWriteError'>>, (on) => fuse.setFastSetattr(on, umask)));
+      const fs = new FastSetattr(volume as typeof volume & Required<Pick<typeof volume, 'deferWriteError'>>, (on) => fuse.setFastSetattr(on, umask));
+      if (volume.watchWriteErrors?.(() => fs.stop())) fastSetattr = fs;
+    }
+    if (fastSetattr) {
+      const fs = fastSetattr;
       fuse.answeredSetattr = (req) => fs.run(req);
       ctx.fastSetattr = fs;
-      volume.watchWriteErrors?.(() => fs.stop());
       pktinfo.fastSetattrStats = () => {
         const counts = fuse.fastSetattrCounts();
         return counts && fs.stats(...counts);
