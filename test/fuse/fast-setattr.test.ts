@@ -302,6 +302,44 @@ maybe('chmod, chown and utimens answered by the binding', () => {
     }
   });
 
+  test('an answer computed before a chmod the binding answered is not kept over it', async () => {
+    const m = await mountImage(newImage(), []);
+    const p = path.join(m.mnt, 'p');
+    await fsp.writeFile(p, 'p');
+    const ino = (await fsp.stat(p)).ino;
+    // A write drops the file's cached attributes (at its dispatch and its answer).
+    const fd = await open(p, 'r+');
+    await promisify(fs.write)(fd, Buffer.from('q'));
+    await fsp.stat(path.join(m.mnt, '.'));
+    // pktfs's answers for the file are computed the slow way; the next one is handed back late.
+    const getattr = m.vol.getattr.bind(m.vol);
+    const attrNow = m.vol.attrNow!.bind(m.vol);
+    let slow = false;
+    m.vol.attrNow = (i) => (i === ino ? undefined : attrNow(i));
+    m.vol.getattr = async (i) => {
+      const a = await getattr(i);
+      if (i === ino && slow) {
+        slow = false;
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      return a;
+    };
+    slow = true;
+    // An fstat (no lookup: the stat below is not held up behind it) computed now, answered late.
+    const late = promisify(fs.fstat)(fd);
+    await new Promise((r) => setTimeout(r, 100));
+    // A stat answered and cached meanwhile, then a chmod the binding answers.
+    expect((await sh(`stat -c %a ${p}`)).trim()).toBe('644');
+    const before = m.mount.fastSetattrStats()!.answered;
+    await sh(`chmod 600 ${p}`);
+    expect(m.mount.fastSetattrStats()!.answered).toBe(before + 1);
+    expect((await late).mode & 0o7777).toBe(0o644);
+    // The late answer was not stored over what the chmod put in the cache.
+    expect((await sh(`stat -c %a ${p}`)).trim()).toBe('600');
+    await close(fd);
+    await unmount(m);
+  });
+
   test('a failure is reported by the next close(2) and fsync, and the next chmods go to pktfs until it is', async () => {
     const m = await mountImage(newImage(), []);
     // Not from stats.json: its close(2) would report the failure.
