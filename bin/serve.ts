@@ -83,6 +83,7 @@ export async function serve(source: string, mountpoint: string, opts: MountOptio
       writeBehind: opts.writeBehind,
       attrCache: opts.attrCache,
       fastOpen: opts.fastOpen,
+      fastSetattr: opts.fastSetattr,
       pktinfo: {
         mode: opts.pktinfo,
         packets: stack.packets,

@@ -33,6 +33,8 @@ export interface MountOptions {
   writeBehind?: boolean;
   /** `-o fast_open=off`: every open and release reaches pktfs (src/fuse/fuse.ts bindingFastOpen). */
   fastOpen?: boolean;
+  /** `-o fast_setattr=off`: every chmod, chown and utimens is answered by pktfs (src/fuse/fast-setattr.ts). */
+  fastSetattr?: boolean;
 }
 
 export interface PacketOptions {
@@ -203,6 +205,7 @@ export const MOUNT_OPTIONS: Record<string, OptionSpec> = {
   attr_cache: onOff('on (the default): pktfs keeps the attributes it answered and answers stat from them until a change; off: every stat reaches pktfs', (o, on) => (o.attrCache = on)),
   write_behind: onOff('on (the default): writes are answered at once and run in order behind the answer (not near a full disc, and at most 8 MiB at a time); a failure is reported by the next close or fsync; off: each write answered after it ran', (o, on) => (o.writeBehind = on)),
   fast_open: onOff('on (the default): the FUSE binding answers read-only opens of files in the attribute cache, and their closes, itself; off: all through pktfs', (o, on) => (o.fastOpen = on)),
+  fast_setattr: onOff('on (the default): the FUSE binding answers chmod, chown and utimens of files in the attribute cache itself, and pktfs applies them in order after; a failure is reported by the next close or fsync; off: each answered by pktfs', (o, on) => (o.fastSetattr = on)),
   noatime: { takes: 'flag', help: 'accepted; pktfs never records access times', apply: () => undefined },
   atime: { takes: 'flag', help: '', apply: refuseAtime },
   strictatime: { takes: 'flag', help: '', apply: refuseAtime },

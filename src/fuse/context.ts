@@ -7,6 +7,7 @@ import type { DirectMap, Volume } from '../udf/types';
 import { PathResolver } from './resolver';
 import { toErrno } from './errno';
 import type { WriteBehind } from './write-behind';
+import type { FastSetattr } from './fast-setattr';
 
 /** What an open file handle refers to. */
 export interface OpenFile {
@@ -64,6 +65,8 @@ export class OpsContext {
   fastFlushes?: () => number;
   /** Set by a writable mount that answers writes before they run (write-behind.ts, `-o write_behind=`). */
   writeBehind?: WriteBehind;
+  /** Set by a writable mount whose binding answers chmod, chown and utimens itself (fast-setattr.ts, `-o fast_setattr=`). */
+  fastSetattr?: FastSetattr;
   /**
    * Set by a mount whose binding answers opens itself (FAST_FH_BASE): takes such a handle over,
    * giving its file's inode and its size at open (undefined: not one of the binding's handles).

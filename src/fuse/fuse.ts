@@ -10,6 +10,7 @@ import path from 'path';
 import createDebug from 'debug';
 import Fuse, { type FuseOps, type FuseStat } from 'fuse-native';
 import type { DirectReads, DirectReadStats } from './context';
+import type { AnsweredSetattr } from './ops-write';
 
 const debug = createDebug('pktfs:fuse:fuse');
 
@@ -133,6 +134,19 @@ export const bindingAttrCache: boolean = bindingNextStat && (binding.fuse_native
  * that reaches pktfs takes it over (OpsContext.file), and only then does its release come here.
  */
 export const bindingFastOpen: boolean = bindingAttrCache && (binding.fuse_native_open_flags() & 64) !== 0;
+
+/**
+ * True when the binding can answer chmod, chown and utimens itself (fuse_native_setattr_fast*:
+ * our patch): of a path its attribute cache holds, with the new attributes put in the cached
+ * ones, handing each request to pktfs afterwards, in order, before any request that came after
+ * it (PktfsFuse.setFastSetattr, fast-setattr.ts).
+ */
+export const bindingFastSetattr: boolean = bindingAttrCache && (binding.fuse_native_open_flags() & 128) !== 0;
+
+/** The ops fuse_native_setattr_fast hands over, by opcode. */
+const ANSWERED_OPS = new Map<number, AnsweredSetattr['op']>([
+  [binding.op_chmod as number, 'chmod'], [binding.op_chown as number, 'chown'], [binding.op_utimens as number, 'utimens'],
+]);
 
 /** The binding's fast open counters (`.pktinfo/stats.json` fastOpen, docs/pktinfo.md). */
 export interface FastOpenStats {
@@ -332,6 +346,15 @@ export class PktfsFuse extends Fuse {
   /** Whether the binding's fast open was ever on for this mount (its counters are shown then). */
   private fastOpenUsed = false;
 
+  /** Whether the binding's fast setattr was set up for this mount. */
+  private fastSetattrUsed = false;
+
+  /**
+   * Runs a chmod, chown or utimens the binding answered itself (setFastSetattr), called by the
+   * binding in the order it answered them, before it hands over any request that came after.
+   */
+  answeredSetattr?: (req: AnsweredSetattr) => void;
+
   /** Read by the binding at mount: size of its attribute cache, 0 for none. */
   readonly attrCacheEntries: number;
 
@@ -528,6 +551,43 @@ export class PktfsFuse extends Fuse {
     const now = binding.fuse_native_open_fast(this._thread, on) === true;
     if (now) this.fastOpenUsed = true;
     return now;
+  }
+
+  /**
+   * Let the binding answer chmod, chown and utimens of the paths its attribute cache holds itself
+   * (on; answeredSetattr runs them after), the mode shown less `umask`; or send them all here
+   * (off). False when it is not on (no binding support, no attribute cache, off).
+   */
+  setFastSetattr(on: boolean, umask: number): boolean {
+    if (!bindingFastSetattr || !this._thread || !this.attrCacheEntries) return false;
+    this.fastSetattrUsed = true;
+    return binding.fuse_native_setattr_fast(this._thread, on, umask, this.drainSetattr) === true;
+  }
+
+  /** What the binding hands over (fast_setattr_drain in fuse-native.c); nothing may be thrown back into it. */
+  private readonly drainSetattr = (op?: number, path?: string, ino?: number, x?: number, y?: number, ctimeMs?: number): void => {
+    // Called with nothing: no request came to hand them over before (fast_setattr_wake).
+    if (op === undefined) return void (this._thread && binding.fuse_native_setattr_fast_drain(this._thread));
+    const name = ANSWERED_OPS.get(op);
+    if (!name || !this.answeredSetattr) return void debug('answered setattr op %d of %s with no one to run it', op, path);
+    const times = name === 'utimens';
+    try {
+      this.answeredSetattr({ op: name, path: path!, ino: ino!, x: times && x! < 0 ? undefined : x, y: times && y! < 0 ? undefined : y, ctimeMs: ctimeMs! });
+    } catch (e) {
+      debug('answered %s of %s: %s', name, path, (e as Error).message);
+    }
+  };
+
+  /** The mount has ended: the binding answers no more setattrs itself, and those it answered run now. */
+  stopFastSetattr(): void {
+    if (this.fastSetattrUsed && this._thread) binding.fuse_native_setattr_fast_stop(this._thread);
+  }
+
+  /** The binding's fast setattr counters: [answered, still queued in the binding]; undefined unless set up. */
+  fastSetattrCounts(): [number, number] | undefined {
+    if (!this.fastSetattrUsed || !this._thread) return undefined;
+    const [, answered, queued] = binding.fuse_native_setattr_fast_stats(this._thread) as number[];
+    return [answered, queued];
   }
 
   /** Take over handle `fh` of the binding's fast open: the file's inode and its size at open, or undefined. */

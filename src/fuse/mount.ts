@@ -19,6 +19,7 @@ import { fileOps } from './ops-file';
 import { readOnlyOps } from './ops-readonly';
 import { writeOps, type Owner } from './ops-write';
 import { WriteBehind } from './write-behind';
+import { FastSetattr, type FastSetattrStats } from './fast-setattr';
 import { PktfsFuse, bindingFastFlush, fuseTimeouts, type AttrCacheStats, type FastOpenStats, type FuseMountSettings } from './fuse';
 import { PktinfoDir, pktinfoOps, type PktinfoSettings } from './pktinfo';
 import { mountAt, readMountinfo } from './mountinfo';
@@ -52,6 +53,11 @@ export interface MountSettings extends FuseMountSettings {
    * releases, itself (PktfsFuse.setFastOpen; `-o fast_open=off` turns it off). On by default.
    */
   fastOpen?: boolean;
+  /**
+   * Let the binding answer chmod, chown and utimens of paths its attribute cache holds itself,
+   * pktfs running them after (fast-setattr.ts; `-o fast_setattr=off`: all answered by pktfs). On by default.
+   */
+  fastSetattr?: boolean;
 }
 
 /** How the mount ended: unmounted by us, or from outside (umount, fusermount -u). */
@@ -148,6 +154,23 @@ export class PktfsMount {
     if (settings.writeBehind !== false && !readOnly && isWritable(volume) && volume.deferWriteError) {
       ctx.writeBehind = new WriteBehind(ctx, volume as typeof volume & Required<Pick<typeof volume, 'deferWriteError'>>);
     }
+    // chmod, chown and utimens answered by the binding run here after (fast-setattr.ts).
+    // Only where a write error is heard of the moment it happens: the binding must stop answering then.
+    let fastSetattr: FastSetattr | undefined;
+    if (settings.fastSetattr !== false && !readOnly && isWritable(volume) && volume.deferWriteError && typeof volume.umask === 'number') {
+      const umask = volume.umask;
+      const fs = new FastSetattr(volume as typeof volume & Required<Pick<typeof volume, 'deferWriteError'>>, (on) => fuse.setFastSetattr(on, umask));
+      if (volume.watchWriteErrors?.(() => fs.stop())) fastSetattr = fs;
+    }
+    if (fastSetattr) {
+      const fs = fastSetattr;
+      fuse.answeredSetattr = (req) => fs.run(req);
+      ctx.fastSetattr = fs;
+      pktinfo.fastSetattrStats = () => {
+        const counts = fuse.fastSetattrCounts();
+        return counts && fs.stats(...counts);
+      };
+    }
     pktinfo.attrCacheStats = () => fuse.attrCacheStats();
     // Handles the binding gives out itself are taken over at their first request that comes here.
     ctx.takeFastOpen = (fh) => fuse.takeFastOpen(fh);
@@ -165,8 +188,12 @@ export class PktfsMount {
     if (entry) await raiseKernelReadAhead(entry.device);
     if (fastFlush && isWritable(volume) && !volume.writeError()) fuse.setFastFlush(true);
     if (settings.fastOpen !== false) fuse.setFastOpen(true);
+    if (fastSetattr && isWritable(volume)) {
+      if (!fuse.setFastSetattr(!volume.writeError(), volume.umask ?? 0)) fastSetattr.stop();
+    }
     const mount = new PktfsMount(fuse, real, entry?.id, fresh.length === 1 ? fresh[0] : undefined, settings.pollMs ?? DEFAULT_POLL_MS);
     if (shadowed) mount.warnings.push(shadowed);
+    mount.fastSetattrCounters = pktinfo.fastSetattrStats;
     return mount;
   }
 
@@ -174,6 +201,14 @@ export class PktfsMount {
   attrCacheStats(): AttrCacheStats | undefined {
     return this.fuse.attrCacheStats();
   }
+
+  /** The fast setattr's counters (as `.pktinfo/stats.json` shows them). */
+  fastSetattrStats(): FastSetattrStats | undefined {
+    return this.fastSetattrCounters?.();
+  }
+
+  /** Set by mount() when the mount has a fast setattr. */
+  private fastSetattrCounters?: () => FastSetattrStats | undefined;
 
   /** The binding's fast open counters (as `.pktinfo/stats.json` shows them). */
   fastOpenStats(): FastOpenStats | undefined {
@@ -209,6 +244,8 @@ export class PktfsMount {
     clearTimeout(this.timer);
     // No request comes any more; the owner closes the image next.
     this.fuse.dropDirectReads();
+    // What the binding answered itself is queued on the volume before the owner closes it.
+    this.fuse.stopFastSetattr();
     if (reason === 'external') {
       this.fuse.alreadyUnmounted = true;
       this.fuse.close(() => this.resolveEnded(reason));

@@ -8,7 +8,7 @@
  */
 import { constants as fsc } from 'fs';
 import { FsError } from '../errors';
-import type { WritableVolume } from '../udf/types';
+import type { SetAttr, WritableVolume } from '../udf/types';
 import { type FuseCb, type OpsContext, serve } from './context';
 import { toErrno } from './errno';
 
@@ -34,6 +34,31 @@ function toDate(t: unknown): Date | undefined {
   if (t instanceof Date) return t;
   if (typeof t === 'number' && Number.isFinite(t) && t < 2 ** 63) return new Date(t);
   return undefined;
+}
+
+/** A chmod, chown or utimens the FUSE binding answered itself (fast-setattr.ts), as it hands it over. */
+export interface AnsweredSetattr {
+  op: 'chmod' | 'chown' | 'utimens';
+  path: string;
+  /** The inode the binding's attribute cache has for the path. */
+  ino: number;
+  /** chmod: the mode; chown: uid and gid (0xffffffff: unchanged); utimens: atime and mtime in ms, or undefined to leave. */
+  x: number | undefined;
+  y: number | undefined;
+  /** The ctime the binding showed, in ms. */
+  ctimeMs: number;
+}
+
+/** What the chmod, chown and utimens ops below (and those the binding answered) ask the volume's setattr for. */
+export function setattrOf(op: 'chmod' | 'chown' | 'utimens', x: unknown, y: unknown): SetAttr {
+  if (op === 'chmod') return { mode: (x as number) & 0o7777 };
+  if (op === 'chown') {
+    return {
+      uid: (x as number) >>> 0 === UNCHANGED_ID ? undefined : (x as number),
+      gid: (y as number) >>> 0 === UNCHANGED_ID ? undefined : (y as number),
+    };
+  }
+  return { atime: toDate(x), mtime: toDate(y) };
 }
 
 export interface Owner {
@@ -88,6 +113,7 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
       // Nothing to report: the binding may answer the next ones itself until a write fails
       // (or while writes answered before they ran are queued: write-behind.ts turns it on after them).
       if (!ctx.writeBehind?.busy) ctx.fastFlush?.(true);
+      ctx.fastSetattr?.resume();
       return cb(0);
     }
     cb(toErrno(e instanceof FsError ? e : new FsError('EIO', e.message), 'flush', path));
@@ -189,24 +215,21 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
 
     chmod(path: string, mode: number, cb: FuseCb): void {
       change(cb, 'chmod', path, async () => {
-        await vol.setattr(await inoOf(path), { mode: mode & 0o7777 });
+        await vol.setattr(await inoOf(path), setattrOf('chmod', mode, undefined));
         return [0];
       });
     },
 
     chown(path: string, uid: number, gid: number, cb: FuseCb): void {
       change(cb, 'chown', path, async () => {
-        await vol.setattr(await inoOf(path), {
-          uid: uid >>> 0 === UNCHANGED_ID ? undefined : uid,
-          gid: gid >>> 0 === UNCHANGED_ID ? undefined : gid,
-        });
+        await vol.setattr(await inoOf(path), setattrOf('chown', uid, gid));
         return [0];
       });
     },
 
     utimens(path: string, atime: unknown, mtime: unknown, cb: FuseCb): void {
       change(cb, 'utimens', path, async () => {
-        await vol.setattr(await inoOf(path), { atime: toDate(atime), mtime: toDate(mtime) });
+        await vol.setattr(await inoOf(path), setattrOf('utimens', atime, mtime));
         return [0];
       });
     },
@@ -233,7 +256,10 @@ export function writeOps(ctx: OpsContext, vol: WritableVolume, owner: Owner) {
     flush(path: string, fh: number, cb: FuseCb): void {
       // The handle's writes answered before they ran: their failure is this close(2)'s to report.
       const behind = ctx.file(fh)?.behind;
-      if (behind) return void behind.then(() => flushNow(path, fh, cb));
+      // And the chmods, chowns and utimens the binding answered itself (fast-setattr.ts), the same way.
+      const answered = ctx.fastSetattr?.settled();
+      const wait = behind && answered ? Promise.all([behind, answered]) : behind ?? answered;
+      if (wait) return void wait.then(() => flushNow(path, fh, cb));
       flushNow(path, fh, cb);
     },
   };

@@ -8,6 +8,7 @@ import { formatPacketInfo, type PacketDeviceStats } from '../packet';
 import type { VolumeInfo } from '../udf/types';
 import type { AnswerTimes, DirectReadStats } from './context';
 import type { AttrCacheStats, FastOpenStats } from './fuse';
+import type { FastSetattrStats } from './fast-setattr';
 import type { WriteBehindStats } from './write-behind';
 
 /** Format version of every file in `.pktinfo`; the `version` file holds it. */
@@ -47,6 +48,8 @@ export interface PktinfoSnapshot {
   writeBehind?: WriteBehindStats;
   /** The binding's fast open (open and release answered in the binding); absent when it has none. */
   fastOpen?: FastOpenStats;
+  /** chmod, chown and utimens the binding answered itself (fast-setattr.ts); absent when it answers none. */
+  fastSetattr?: FastSetattrStats;
 }
 
 const kb = (bytes: number): string => `${Math.floor(bytes / 1024)}kB`;
@@ -178,6 +181,7 @@ export function statsJson(s: PktinfoSnapshot, packet: PacketDeviceStats): object
     answers: s.answers ?? null,
     writeBehind: s.writeBehind ?? null,
     fastOpen: s.fastOpen ?? null,
+    fastSetattr: s.fastSetattr ?? null,
   };
 }
 

@@ -28,6 +28,7 @@ import type { PacketDeviceStats } from '../packet';
 import { isWritable, type Volume } from '../udf/types';
 import { answerTimes, type FuseCb as Cb, type OpsContext, serve } from './context';
 import { OPEN_DIRECT_IO, type AttrCacheStats, type FastOpenStats } from './fuse';
+import type { FastSetattrStats } from './fast-setattr';
 import { PKTINFO_FILES, type MountFacts, type PktinfoFileSpec, type PktinfoSnapshot } from './pktinfo-files';
 
 const debug = createDebug('pktfs:fuse:pktinfo');
@@ -83,6 +84,8 @@ export class PktinfoDir {
   attrCacheStats?: () => AttrCacheStats | undefined;
   /** The binding's fast open counters (set by the mount). */
   fastOpenStats?: () => FastOpenStats | undefined;
+  /** The fast setattr's counters (set by a mount that has one). */
+  fastSetattrStats?: () => FastSetattrStats | undefined;
 
   /**
    * @param reportSizes false when the kernel caches attributes: files report size 0 (see the top of this file).
@@ -217,6 +220,7 @@ export class PktinfoDir {
       answers: answerTimes(),
       writeBehind: this.ctx.writeBehind?.stats(),
       fastOpen: this.fastOpenStats?.(),
+      fastSetattr: this.fastSetattrStats?.(),
     };
     // Strictly later than the file's previous snapshot (mtime has millisecond resolution through fuse-native).
     const mtime = Math.max(snapshot.time.getTime(), (this.current.get(spec.name)?.mtime.getTime() ?? 0) + 1);

@@ -203,6 +203,11 @@ export interface SetAttr {
   gid?: number;
   atime?: Date;
   mtime?: Date;
+  /**
+   * The change's time (attribute time, st_ctime) instead of now: what the FUSE binding already
+   * showed for a setattr it answered itself (src/fuse/fast-setattr.ts).
+   */
+  ctime?: Date;
 }
 
 /**
@@ -254,6 +259,8 @@ export interface WritableVolume extends Volume {
    * cache must then forget it.
    */
   onAttrChange?: (ino: number) => void;
+  /** Optional: the mask `-o umask=` takes away from every permission getattr shows. */
+  readonly umask?: number;
 }
 
 export function isWritable(v: Volume): v is WritableVolume {

@@ -117,6 +117,10 @@ export const DIRTY_NODES = { limit: 8 };
 export class WritableUdfVolume implements WritableVolume {
   onAttrChange?: (ino: number) => void;
   readonly info: VolumeInfo;
+  /** The mount's `-o umask=` (WritableVolume.umask). */
+  get umask(): number {
+    return this.m.owner.umask;
+  }
   readonly rootIno: number;
   private readonly nodes = new Map<number, WNode>();
   private readonly dirs = new Map<number, WDir>();
@@ -725,6 +729,7 @@ export class WritableUdfVolume implements WritableVolume {
       if (attr.atime !== undefined) e.accessTime = dateToTimestamp(recordable(attr.atime));
       if (attr.mtime !== undefined) e.modificationTime = dateToTimestamp(recordable(attr.mtime));
       this.touch(n, false);
+      if (attr.ctime !== undefined) e.attrTime = dateToTimestamp(attr.ctime);
     });
   }
 
