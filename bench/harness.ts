@@ -46,6 +46,16 @@ export function log(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
 }
 
+/** CPU time of this (the JS) thread so far, in ms: Linux's schedstat, else the whole process's. */
+export function jsThreadMs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1000;
+  }
+}
+
 export function now(): number {
   return Number(process.hrtime.bigint()) / 1e9;
 }

@@ -26,19 +26,10 @@ import { dirOps } from '../src/fuse/ops-dir';
 import { fileOps } from '../src/fuse/ops-file';
 import { LEAN_DISPATCH, PktfsFuse } from '../src/fuse/fuse';
 import { isWritable } from '../src/udf/types';
+import { jsThreadMs } from './harness';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const binding = require('node-gyp-build')(require('path').dirname(require.resolve('fuse-native/package.json')));
-
-/** CPU time of this (the JS) thread so far, in ms: Linux's schedstat, else the whole process's. */
-function jsThreadMs(): number {
-  try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1000;
-  }
-}
 
 interface Entry { rel: string; kind: 'dir' | 'file' | 'link'; data?: Buffer; target?: string; mode: number; mtimeMs: number }
 

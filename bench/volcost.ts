@@ -16,6 +16,7 @@ import { join } from 'path';
 import { openStack, closeStack } from '../bin/stack';
 import { parseMountOptions, splitOptions } from '../src/options';
 import { isWritable } from '../src/udf/types';
+import { jsThreadMs } from './harness';
 
 /** The JS thread's user and system CPU so far, in ms (clock ticks of 10 ms). */
 function jsThreadUserSys(): [number, number] {
@@ -24,15 +25,6 @@ function jsThreadUserSys(): [number, number] {
     return [Number(f[11]) * 10, Number(f[12]) * 10];
   } catch {
     return [0, 0];
-  }
-}
-
-function jsThreadMs(): number {
-  try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1000;
   }
 }
 
