@@ -14,66 +14,33 @@ import { promises as fsp } from 'fs';
 import fs from 'fs';
 import path from 'path';
 import { promisify } from 'util';
-import { openStack, closeStack, type Stack } from '../../bin/stack';
 import { FsError } from '../../src/errors';
 import { answerTimes } from '../../src/fuse/context';
 import { bindingFastSetattr } from '../../src/fuse/fuse';
 import type { FastSetattrStats } from '../../src/fuse/fast-setattr';
-import { PktfsMount } from '../../src/fuse/mount';
 import { OptionError, parseMountOptions, splitOptions } from '../../src/options';
-import { isWritable, type WritableVolume } from '../../src/udf/types';
+import type { WritableVolume } from '../../src/udf/types';
 import { haveTools, udfinfo } from '../helpers/tools';
-import { UDFCLIENT_VOLUME, makeImage } from '../udf/write-helpers';
+import { UDFCLIENT_VOLUME } from '../udf/write-helpers';
 import { removeDir, run, tempDir, waitFor } from './helpers';
+import { InProcessMounts, type InProcessMount } from './in-process';
 
 const TOOLS = haveTools('mkudffs', 'udfinfo', 'udfclient', '7zz');
 const maybe = TOOLS ? describe : describe.skip;
 if (!TOOLS) test('skipped: mkudffs, udfinfo, udfclient or 7zz missing', () => undefined);
 
 let dir: string;
-let counter = 0;
 
 const open = promisify(fs.open);
 const close = promisify(fs.close);
 const fsync = promisify(fs.fsync);
 
-interface Mounted {
-  img: string;
-  mnt: string;
-  stack: Stack;
-  vol: WritableVolume;
-  mount: PktfsMount;
-}
-const mounts: Mounted[] = [];
-
-async function mountImage(img: string, words: string[]): Promise<Mounted> {
-  const n = ++counter;
-  const opts = parseMountOptions(splitOptions(words));
-  const stack = await openStack(img, { ...opts, readOnly: false });
-  const vol = stack.volume;
-  if (!isWritable(vol)) throw new Error('not writable');
-  const mnt = path.join(dir, `mnt${n}`);
-  fs.mkdirSync(mnt);
-  const mount = await PktfsMount.mount(vol, mnt, {
-    source: img, readOnly: false, pollMs: 200, writeBehind: opts.writeBehind, fastSetattr: opts.fastSetattr,
-    // The kernel keeps nothing: every stat and every name reaches the binding.
-    attrTimeout: 0, entryTimeout: 0,
-    pktinfo: { mode: opts.pktinfo, packets: stack.packets, mount: { source: img, ...stack.facts } },
-  });
-  const m = { img, mnt, stack, vol, mount };
-  mounts.push(m);
-  return m;
-}
-
-function newImage(): string {
-  return makeImage({ media: 'hd', rev: '2.01', bs: 2048, blocks: 32 * 1024 }, dir, `disc${++counter}`);
-}
-
-async function unmount(m: Mounted): Promise<void> {
-  mounts.splice(mounts.indexOf(m), 1);
-  await m.mount.unmount();
-  await closeStack(m.stack);
-}
+const mounts = new InProcessMounts(() => dir);
+type Mounted = InProcessMount;
+// The kernel keeps nothing: every stat and every name reaches the binding.
+const mountImage = (img: string, words: string[]): Promise<Mounted> => mounts.mount(img, words, { attrTimeout: 0, entryTimeout: 0 });
+const newImage = (): string => mounts.newImage(32 * 1024);
+const unmount = (m: Mounted): Promise<void> => mounts.unmount(m);
 
 interface Stats {
   fastSetattr: FastSetattrStats | null;
@@ -149,10 +116,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const m of mounts.splice(0)) {
-    await m.mount.unmount().catch(() => undefined);
-    await closeStack(m.stack).catch(() => undefined);
-  }
+  await mounts.unmountAll();
   if (dir) await removeDir(dir);
 });
 

@@ -10,62 +10,31 @@ import { promises as fsp, constants as fsc } from 'fs';
 import fs from 'fs';
 import path from 'path';
 import { promisify } from 'util';
-import { openStack, closeStack, type Stack } from '../../bin/stack';
 import { FsError } from '../../src/errors';
 import { OpsContext } from '../../src/fuse/context';
-import { PktfsMount } from '../../src/fuse/mount';
 import { WriteBehind, type WriteBehindStats } from '../../src/fuse/write-behind';
-import { parseMountOptions, splitOptions } from '../../src/options';
-import { isWritable, type WritableVolume } from '../../src/udf/types';
+import type { WritableVolume } from '../../src/udf/types';
 import { haveTools } from '../helpers/tools';
 import { pseudoRandom, walkHost } from '../helpers/tree';
-import { expectSameFiles, makeImage, udfclientGetAll } from '../udf/write-helpers';
+import { expectSameFiles, udfclientGetAll } from '../udf/write-helpers';
 import { removeDir, tempDir } from './helpers';
+import { InProcessMounts, type InProcessMount } from './in-process';
 
 const TOOLS = haveTools('mkudffs', 'udfclient');
 const maybe = TOOLS ? describe : describe.skip;
 if (!TOOLS) test('skipped: mkudffs or udfclient missing', () => undefined);
 
 let dir: string;
-let counter = 0;
 
 const open = promisify(fs.open);
 const close = promisify(fs.close);
 const fstat = promisify(fs.fstat);
 const write = (fd: number, b: Buffer): Promise<number> => new Promise((resolve, reject) => fs.write(fd, b, (e, n) => (e ? reject(e) : resolve(n))));
 
-interface Mounted {
-  img: string;
-  mnt: string;
-  stack: Stack;
-  vol: WritableVolume;
-  mount: PktfsMount;
-}
-const mounts: Mounted[] = [];
-
-async function mountNew(words: string[], blocks = 64 * 1024): Promise<Mounted> {
-  const n = ++counter;
-  const img = makeImage({ media: 'hd', rev: '2.01', bs: 2048, blocks }, dir, `disc${n}`);
-  const opts = parseMountOptions(splitOptions(words));
-  const stack = await openStack(img, { ...opts, readOnly: false });
-  const vol = stack.volume;
-  if (!isWritable(vol)) throw new Error('not writable');
-  const mnt = path.join(dir, `mnt${n}`);
-  fs.mkdirSync(mnt);
-  const mount = await PktfsMount.mount(vol, mnt, {
-    source: img, readOnly: false, pollMs: 200, writeBehind: opts.writeBehind,
-    pktinfo: { mode: opts.pktinfo, packets: stack.packets, mount: { source: img, ...stack.facts } },
-  });
-  const m = { img, mnt, stack, vol, mount };
-  mounts.push(m);
-  return m;
-}
-
-async function unmount(m: Mounted): Promise<void> {
-  mounts.splice(mounts.indexOf(m), 1);
-  await m.mount.unmount();
-  await closeStack(m.stack);
-}
+const mounts = new InProcessMounts(() => dir);
+type Mounted = InProcessMount;
+const mountNew = (words: string[], blocks = 64 * 1024): Promise<Mounted> => mounts.mount(mounts.newImage(blocks), words);
+const unmount = (m: Mounted): Promise<void> => mounts.unmount(m);
 
 const writeBehind = async (m: Mounted): Promise<WriteBehindStats | null> =>
   JSON.parse(await fsp.readFile(path.join(m.mnt, '.pktinfo/stats.json'), 'utf8')).writeBehind;
@@ -111,10 +80,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const m of mounts.splice(0)) {
-    await m.mount.unmount().catch(() => undefined);
-    await closeStack(m.stack).catch(() => undefined);
-  }
+  await mounts.unmountAll();
   if (dir) await removeDir(dir);
 });
 
